@@ -1,0 +1,803 @@
+#include "daemon/config/config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+#include <iomanip>
+#include <span>
+#include <sstream>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace credd {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kMaxPort = 65535;
+constexpr int kMaxTimeoutSeconds = 3600;      // Longer than an hour is a hung peer, not a slow one.
+constexpr int kMaxRescanSeconds = 24 * 3600;  // A rescan less than daily would hide lost files.
+constexpr int kMaxSettleSeconds = 3600;
+constexpr std::size_t kMaxInstitutionIdLength = 63;
+constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
+constexpr std::size_t kMaxSecretBytes = 64 * 1024;
+
+constexpr std::array<std::string_view, 2> kTransports = {"smtp", "maildir"};
+constexpr std::array<std::string_view, 3> kTlsModes = {"starttls", "implicit", "none"};
+constexpr std::array<std::string_view, 2> kLocales = {"en", "fr"};
+constexpr std::array<std::string_view, 3> kFormats = {"csv", "pesc", "pdf-manifest"};
+constexpr std::array<std::string_view, 2> kRecordErrorPolicies = {"accept_valid", "reject_file"};
+constexpr std::array<std::string_view, 3> kEncodings = {"utf-8", "windows-1252", "iso-8859-1"};
+constexpr std::array<std::string_view, 4> kLogLevels = {"debug", "info", "warn", "error"};
+// The fields a CSV row maps onto; csv.columns may rename any of them and nothing else.
+constexpr std::array<std::string_view, 10> kCsvFields = {
+    "student_id",       "family_name",     "given_names",      "email",   "personal_email",
+    "preferred_locale", "credential_type", "credential_title", "program", "issued_on"};
+
+bool Contains(std::span<const std::string_view> allowed, std::string_view value) {
+  for (std::string_view candidate : allowed) {
+    if (candidate == value) return true;
+  }
+  return false;
+}
+
+// "a, b, c" for messages that list the accepted values.
+std::string JoinList(std::span<const std::string_view> items) {
+  std::string out;
+  for (std::string_view item : items) {
+    if (!out.empty()) out += ", ";
+    out += item;
+  }
+  return out;
+}
+
+int NodeLine(const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  return mark.is_null() ? 0 : mark.line + 1;
+}
+
+// How a value shows up in "expected X, got Y" messages.
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      return "'" + node.Scalar() + "'";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "nothing";
+  }
+}
+
+std::string ErrnoText(int error) {
+  return std::error_code(error, std::generic_category()).message();
+}
+
+// Institution ids name a folder under drop_root, so the pattern rules out "..", "/", hidden
+// names and anything a shell or a share would mangle: ^[a-z0-9][a-z0-9_-]{0,62}$.
+bool IsValidInstitutionId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxInstitutionIdLength) return false;
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    const char c = id[i];
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '-' && c != '_'))) return false;
+  }
+  return true;
+}
+
+bool IsValidEnvName(std::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  for (char c : name) {
+    const bool ok =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Parses "host:port" or "[v6]:port"; returns an empty string when valid, else the problem.
+std::string CheckListenAddress(const std::string& listen) {
+  const std::string format_error = "expected host:port (IPv6 as [::1]:8480), got '" + listen + "'";
+  std::string host;
+  std::string port;
+  if (!listen.empty() && listen[0] == '[') {
+    const std::size_t close = listen.find("]:");
+    if (close == std::string::npos) return format_error;
+    host = listen.substr(1, close - 1);
+    port = listen.substr(close + 2);
+    if (host.find(':') == std::string::npos) return format_error;
+  } else {
+    const std::size_t colon = listen.rfind(':');
+    if (colon == std::string::npos) return format_error;
+    host = listen.substr(0, colon);
+    port = listen.substr(colon + 1);
+    // An unbracketed IPv6 address is ambiguous: is "::1:8480" a port or part of the address?
+    if (host.find(':') != std::string::npos) return format_error;
+  }
+  if (host.empty() || host.find_first_of(" \t[]/") != std::string::npos) return format_error;
+  int number = 0;
+  const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (port.empty() || error != std::errc() || end != port.data() + port.size()) {
+    return format_error;
+  }
+  if (number < 1 || number > kMaxPort) {
+    return "port must be between 1 and 65535, got '" + listen + "'";
+  }
+  return {};
+}
+
+// Walks one YAML mapping: typed getters that record problems instead of throwing, and
+// Finish(), which reports every key nobody asked for. Unknown keys are errors because a
+// misspelt key silently falling back to its default is the worst kind of config bug.
+class MapReader {
+ public:
+  enum class Need { kOptional, kRequired };
+
+  MapReader(const YAML::Node& node, std::string path, std::vector<ConfigProblem>* problems)
+      : path_(std::move(path)), problems_(problems), line_(NodeLine(node)) {
+    if (node.IsNull()) return;  // "key:" with nothing after it reads as an empty mapping.
+    if (!node.IsMap()) {
+      problems_->push_back({path_, "expected a mapping, got " + Describe(node), line_});
+      return;
+    }
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (!it->first.IsScalar()) {
+        problems_->push_back(
+            {path_, "expected a string key, got " + Describe(it->first), NodeLine(it->first)});
+        continue;
+      }
+      const std::string key = it->first.Scalar();
+      // yaml-cpp keeps both copies of a repeated key and returns the first, so the second
+      // would be silently ignored.
+      if (Find(key) != nullptr) {
+        problems_->push_back({PathOf(key), "duplicate key", NodeLine(it->first)});
+        continue;
+      }
+      entries_.push_back(Entry{key, it->first, it->second});
+    }
+  }
+
+  std::string PathOf(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+  }
+
+  // The line of key's value; for an absent key, the line of this mapping (0 at the root,
+  // where "line 1" would only mislead).
+  int LineOf(const std::string& key) const {
+    const Entry* entry = Find(key);
+    if (entry != nullptr) return NodeLine(entry->value);
+    return path_.empty() ? 0 : line_;
+  }
+
+  void Problem(const std::string& key, int line, std::string message) {
+    problems_->push_back({PathOf(key), std::move(message), line});
+  }
+  void Problem(const std::string& key, std::string message) {
+    Problem(key, LineOf(key), std::move(message));
+  }
+
+  // Each getter leaves *out untouched (its default) when the key is absent or null, and
+  // returns true only when it stored a value.
+  bool String(const std::string& key, std::string* out, Need need = Need::kOptional) {
+    const YAML::Node* node = Take(key, need);
+    if (node == nullptr) return false;
+    if (!node->IsScalar()) {
+      Problem(key, "expected a string, got " + Describe(*node));
+      return false;
+    }
+    if (need == Need::kRequired && node->Scalar().empty()) {
+      Problem(key, "must not be empty");
+      return false;
+    }
+    *out = node->Scalar();
+    return true;
+  }
+
+  bool Int(const std::string& key, int* out, int min, int max) {
+    const YAML::Node* node = Take(key, Need::kOptional);
+    if (node == nullptr) return false;
+    const std::string text = node->IsScalar() ? node->Scalar() : std::string();
+    long long value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    const bool consumed_all = end == text.data() + text.size();
+    if (!node->IsScalar() || text.empty() || !consumed_all ||
+        (error != std::errc() && error != std::errc::result_out_of_range)) {
+      Problem(key, "expected an integer, got " + Describe(*node));
+      return false;
+    }
+    if (error == std::errc::result_out_of_range || value < min || value > max) {
+      Problem(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                       ", got " + text);
+      return false;
+    }
+    *out = static_cast<int>(value);
+    return true;
+  }
+
+  bool Enum(const std::string& key, std::string* out, std::span<const std::string_view> allowed) {
+    std::string value;
+    if (!String(key, &value)) return false;
+    if (!Contains(allowed, value)) {
+      Problem(key, "must be one of " + JoinList(allowed) + "; got '" + value + "'");
+      return false;
+    }
+    *out = std::move(value);
+    return true;
+  }
+
+  // A list of strings; lines (optional) receives each element's line for later checks.
+  bool StringList(const std::string& key, std::vector<std::string>* out,
+                  std::vector<int>* lines = nullptr) {
+    const YAML::Node* node = Take(key, Need::kOptional);
+    if (node == nullptr) return false;
+    if (!node->IsSequence()) {
+      Problem(key, "expected a list, got " + Describe(*node));
+      return false;
+    }
+    std::vector<std::string> values;
+    bool ok = true;
+    for (std::size_t i = 0; i < node->size(); ++i) {
+      const YAML::Node item = (*node)[i];
+      const std::string item_key = key + "[" + std::to_string(i) + "]";
+      if (!item.IsScalar()) {
+        Problem(item_key, NodeLine(item), "expected a string, got " + Describe(item));
+        ok = false;
+        continue;
+      }
+      values.push_back(item.Scalar());
+      if (lines != nullptr) lines->push_back(NodeLine(item));
+    }
+    if (ok) *out = std::move(values);
+    return ok;
+  }
+
+  // prefix_file and prefix_env: where a secret comes from (never the secret itself).
+  void Secret(const std::string& prefix, SecretSource* out) {
+    const std::string file_key = prefix + "_file";
+    const std::string env_key = prefix + "_env";
+    String(file_key, &out->file);
+    if (String(env_key, &out->env) && !IsValidEnvName(out->env)) {
+      Problem(env_key, "'" + out->env + "' is not a valid environment variable name");
+    }
+    if (!out->file.empty() && !out->env.empty()) {
+      Problem(env_key, "cannot be set together with " + file_key + "; set only one");
+    }
+  }
+
+  // Runs read(MapReader&) on a nested mapping and then reports its unknown keys. Returns
+  // false only when the value is there but is not a mapping.
+  template <typename ReadFn>
+  bool Map(const std::string& key, ReadFn&& read) {
+    const YAML::Node* node = Take(key, Need::kOptional);
+    if (node == nullptr) return true;
+    if (!node->IsMap()) {
+      Problem(key, "expected a mapping, got " + Describe(*node));
+      return false;
+    }
+    MapReader child(*node, PathOf(key), problems_);
+    read(child);
+    child.Finish();
+    return true;
+  }
+
+  // Runs read(MapReader&, index) on each mapping of a list; returns the list's length, or
+  // nothing when the list is absent or is not a list.
+  template <typename ReadFn>
+  std::optional<std::size_t> List(const std::string& key, Need need, ReadFn&& read) {
+    const YAML::Node* node = Take(key, need);
+    if (node == nullptr) return std::nullopt;
+    if (!node->IsSequence()) {
+      Problem(key, "expected a list, got " + Describe(*node));
+      return std::nullopt;
+    }
+    for (std::size_t i = 0; i < node->size(); ++i) {
+      const YAML::Node item = (*node)[i];
+      const std::string item_path = PathOf(key) + "[" + std::to_string(i) + "]";
+      if (!item.IsMap()) {
+        problems_->push_back(
+            {item_path, "expected a mapping, got " + Describe(item), NodeLine(item)});
+        continue;
+      }
+      MapReader child(item, item_path, problems_);
+      read(child, i);
+      child.Finish();
+    }
+    return node->size();
+  }
+
+  // For mappings whose keys are data (csv.columns): calls visit(key) for every key.
+  template <typename VisitFn>
+  void ForEachKey(VisitFn&& visit) {
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+      entries_[i].consumed = true;
+      visit(std::string(entries_[i].key));
+    }
+  }
+
+  void Finish() {
+    for (const Entry& entry : entries_) {
+      if (!entry.consumed) {
+        problems_->push_back({PathOf(entry.key), "unknown key", NodeLine(entry.key_node)});
+      }
+    }
+  }
+
+ private:
+  struct Entry {
+    std::string key;
+    YAML::Node key_node;
+    YAML::Node value;
+    bool consumed = false;
+  };
+
+  const Entry* Find(const std::string& key) const {
+    for (const Entry& entry : entries_) {
+      if (entry.key == key) return &entry;
+    }
+    return nullptr;
+  }
+
+  // Marks key as known and returns its value, or nullptr when absent or null (reporting
+  // a missing required key).
+  const YAML::Node* Take(const std::string& key, Need need) {
+    for (Entry& entry : entries_) {
+      if (entry.key != key) continue;
+      entry.consumed = true;
+      if (!entry.value.IsNull()) return &entry.value;
+      break;
+    }
+    if (need == Need::kRequired) Problem(key, "required key is missing");
+    return nullptr;
+  }
+
+  std::string path_;
+  std::vector<ConfigProblem>* problems_;
+  int line_;
+  std::vector<Entry> entries_;
+};
+
+void ReadDatabase(MapReader& reader, DatabaseConfig* database) {
+  reader.String("url", &database->url);
+  reader.Secret("password", &database->password);
+  reader.Int("connect_timeout_seconds", &database->connect_timeout_seconds, 1, kMaxTimeoutSeconds);
+  reader.Map("embedded", [&](MapReader& embedded) {
+    embedded.String("data_dir", &database->embedded.data_dir);
+    embedded.String("bin_dir", &database->embedded.bin_dir);
+    embedded.String("run_as_user", &database->embedded.run_as_user);
+  });
+}
+
+void ReadMail(MapReader& reader, MailConfig* mail) {
+  reader.Enum("transport", &mail->transport, kTransports);
+  reader.String("maildir", &mail->maildir);
+  if (mail->transport == "maildir" && mail->maildir.empty()) {
+    reader.Problem("maildir", "must not be empty when mail.transport is maildir");
+  }
+  reader.Map("smtp", [&](MapReader& smtp) {
+    SmtpConfig* config = &mail->smtp;
+    smtp.String("host", &config->host);
+    if (mail->transport == "smtp" && config->host.empty()) {
+      smtp.Problem("host", "must not be empty when mail.transport is smtp");
+    }
+    smtp.Int("port", &config->port, 1, kMaxPort);
+    smtp.Enum("tls", &config->tls, kTlsModes);
+    smtp.String("username", &config->username);
+    smtp.Secret("password", &config->password);
+    smtp.String("ca_file", &config->ca_file);
+    smtp.Int("timeout_seconds", &config->timeout_seconds, 1, kMaxTimeoutSeconds);
+  });
+}
+
+void ReadCsv(MapReader& reader, CsvConfig* csv) {
+  reader.Map("columns", [&](MapReader& columns) {
+    columns.ForEachKey([&](const std::string& field) {
+      std::string header;
+      if (!Contains(kCsvFields, field)) {
+        columns.Problem(field, "unknown credd field; expected one of " + JoinList(kCsvFields));
+        return;
+      }
+      if (columns.String(field, &header, MapReader::Need::kRequired)) csv->columns[field] = header;
+    });
+  });
+  reader.Enum("encoding", &csv->encoding, kEncodings);
+  std::string delimiter;
+  if (reader.String("delimiter", &delimiter)) {
+    if (delimiter.size() != 1 || static_cast<unsigned char>(delimiter[0]) >= 0x80) {
+      reader.Problem("delimiter", "must be exactly one ASCII character, got '" + delimiter + "'");
+    } else if (delimiter == "\"" || delimiter == "\r" || delimiter == "\n") {
+      reader.Problem("delimiter", "must not be a double quote, CR or LF");
+    } else {
+      csv->delimiter = delimiter;
+    }
+  }
+}
+
+void ReadInstitution(MapReader& reader, InstitutionConfig* institution) {
+  if (reader.String("id", &institution->id, MapReader::Need::kRequired) &&
+      !IsValidInstitutionId(institution->id)) {
+    reader.Problem("id", "must match ^[a-z0-9][a-z0-9_-]{0,62}$ (it names a folder), got '" +
+                             institution->id + "'");
+  }
+  reader.String("name_en", &institution->name_en);
+  reader.String("name_fr", &institution->name_fr);
+  reader.String("drop_dir", &institution->drop_dir);
+  reader.Enum("default_locale", &institution->default_locale, kLocales);
+
+  std::vector<std::string> formats;
+  std::vector<int> lines;
+  if (reader.StringList("formats", &formats, &lines)) {
+    if (formats.empty()) reader.Problem("formats", "must list at least one format");
+    bool ok = !formats.empty();
+    for (std::size_t i = 0; i < formats.size(); ++i) {
+      const std::string item_key = "formats[" + std::to_string(i) + "]";
+      if (!Contains(kFormats, formats[i])) {
+        reader.Problem(item_key, lines[i],
+                       "must be one of " + JoinList(kFormats) + "; got '" + formats[i] + "'");
+        ok = false;
+        continue;
+      }
+      for (std::size_t j = 0; j < i; ++j) {
+        if (formats[j] == formats[i]) {
+          reader.Problem(item_key, lines[i], "'" + formats[i] + "' is listed twice");
+          ok = false;
+          break;
+        }
+      }
+    }
+    if (ok) institution->formats = std::move(formats);
+  }
+
+  reader.Enum("on_record_error", &institution->on_record_error, kRecordErrorPolicies);
+  reader.Map("csv", [&](MapReader& csv) { ReadCsv(csv, &institution->csv); });
+}
+
+void ReadRoot(MapReader& root, Config* config) {
+  const bool database_is_map =
+      root.Map("database", [&](MapReader& reader) { ReadDatabase(reader, &config->database); });
+  if (database_is_map) {
+    const bool has_url = !config->database.url.empty();
+    const bool has_embedded = !config->database.embedded.data_dir.empty();
+    if (has_url && has_embedded) {
+      root.Problem("database",
+                   "both database.url and database.embedded.data_dir are set; set exactly one");
+    } else if (!has_url && !has_embedded) {
+      root.Problem("database",
+                   "neither database.url nor database.embedded.data_dir is set; set exactly one");
+    }
+  }
+
+  root.String("drop_root", &config->drop_root, MapReader::Need::kRequired);
+  root.Int("rescan_seconds", &config->rescan_seconds, 1, kMaxRescanSeconds);
+  root.Int("settle_seconds", &config->settle_seconds, 1, kMaxSettleSeconds);
+  std::string level;
+  if (root.Enum("log_level", &level, kLogLevels)) ParseLogLevel(level, &config->log_level);
+
+  root.Map("mail", [&](MapReader& reader) { ReadMail(reader, &config->mail); });
+
+  root.Map("signing", [&](MapReader& reader) {
+    reader.String("key", &config->signing.key);
+    reader.String("certificate", &config->signing.certificate);
+    if (config->signing.key.empty() && !config->signing.certificate.empty()) {
+      reader.Problem("key", "required when signing.certificate is set");
+    }
+  });
+
+  root.Map("http", [&](MapReader& reader) {
+    if (reader.String("listen", &config->http.listen)) {
+      const std::string problem = CheckListenAddress(config->http.listen);
+      if (!problem.empty()) reader.Problem("listen", problem);
+    }
+    reader.Secret("admin_token", &config->http.admin_token);
+  });
+
+  // Remembers the first index of each id, so a duplicate can name the one it repeats.
+  std::map<std::string, std::size_t> first_index;
+  const std::optional<std::size_t> count =
+      root.List("institutions", MapReader::Need::kRequired, [&](MapReader& reader, std::size_t i) {
+        InstitutionConfig institution;
+        ReadInstitution(reader, &institution);
+        if (!institution.id.empty()) {
+          const auto [it, inserted] = first_index.emplace(institution.id, i);
+          if (!inserted) {
+            reader.Problem("id", "duplicate id '" + institution.id +
+                                     "' (first used by institutions[" + std::to_string(it->second) +
+                                     "])");
+          }
+        }
+        config->institutions.push_back(std::move(institution));
+      });
+  if (count.has_value() && *count == 0) {
+    root.Problem("institutions", "must list at least one institution");
+  }
+}
+
+// Relative paths mean "next to the config file", so the daemon behaves the same whatever
+// folder it was started from (systemd starts it in /).
+void ResolvePath(const fs::path& base, std::string* path) {
+  if (path->empty() || fs::path(*path).is_absolute()) return;
+  *path = (base / *path).lexically_normal().string();
+}
+
+void ResolvePaths(const std::string& base_dir, Config* config) {
+  std::error_code error;
+  fs::path base = fs::absolute(base_dir.empty() ? fs::path(".") : fs::path(base_dir), error);
+  if (error) base = fs::path(base_dir);
+  base = base.lexically_normal();
+
+  ResolvePath(base, &config->database.embedded.data_dir);
+  ResolvePath(base, &config->database.embedded.bin_dir);
+  ResolvePath(base, &config->database.password.file);
+  ResolvePath(base, &config->drop_root);
+  ResolvePath(base, &config->mail.maildir);
+  ResolvePath(base, &config->mail.smtp.password.file);
+  ResolvePath(base, &config->mail.smtp.ca_file);
+  if (!config->signing.key.starts_with("pkcs11:")) ResolvePath(base, &config->signing.key);
+  ResolvePath(base, &config->signing.certificate);
+  ResolvePath(base, &config->http.admin_token.file);
+  for (InstitutionConfig& institution : config->institutions) {
+    ResolvePath(base, &institution.drop_dir);
+  }
+}
+
+// Two institutions sharing one drop folder would claim each other's files.
+void CheckDistinctDropDirs(const Config& config, std::vector<ConfigProblem>* problems) {
+  for (std::size_t i = 0; i < config.institutions.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (config.DropDirFor(config.institutions[i]) != config.DropDirFor(config.institutions[j])) {
+        continue;
+      }
+      problems->push_back({"institutions[" + std::to_string(i) + "].drop_dir",
+                           "same drop folder as institutions[" + std::to_string(j) + "]", 0});
+      break;
+    }
+  }
+}
+
+// Reads at most limit bytes from fd; returns 0 or an errno value.
+int ReadAll(int fd, std::size_t limit, std::string* out) {
+  char buffer[4096];
+  while (out->size() < limit) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) break;
+    out->append(buffer, static_cast<std::size_t>(n));
+  }
+  return 0;
+}
+
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  FdCloser(const FdCloser&) = delete;
+  FdCloser& operator=(const FdCloser&) = delete;
+  ~FdCloser() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  int fd_;
+};
+
+std::string OctalMode(mode_t mode) {
+  std::ostringstream out;
+  out << std::oct << std::setfill('0') << std::setw(4) << (mode & 07777);
+  return out.str();
+}
+
+std::string IndexedPath(const char* list, std::size_t index, const char* key) {
+  return std::string(list) + "[" + std::to_string(index) + "]." + key;
+}
+
+// The environment checks below use stat(2) directly so they can tell "missing" from
+// "something else is there"; none of them create or change anything.
+void CheckDirectory(const std::string& key, const std::string& dir, bool may_be_missing,
+                    std::vector<ConfigProblem>* problems) {
+  if (dir.empty()) return;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT && may_be_missing) return;
+    problems->push_back(
+        {key, errno == ENOENT ? "no such directory" : "cannot access: " + ErrnoText(errno), 0});
+    return;
+  }
+  if (!S_ISDIR(st.st_mode)) problems->push_back({key, "not a directory", 0});
+}
+
+void CheckReadableFile(const std::string& key, const std::string& file,
+                       std::vector<ConfigProblem>* problems) {
+  if (file.empty()) return;
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    problems->push_back(
+        {key, errno == ENOENT ? "no such file" : "cannot access: " + ErrnoText(errno), 0});
+    return;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    problems->push_back({key, "not a regular file", 0});
+    return;
+  }
+  if (::access(file.c_str(), R_OK) != 0) {
+    problems->push_back({key, "cannot read: " + ErrnoText(errno), 0});
+  }
+}
+
+void CheckSecret(const std::string& prefix, const SecretSource& source,
+                 std::vector<ConfigProblem>* problems) {
+  if (source.empty()) return;
+  const Result<std::string> secret = source.Read();
+  if (secret.ok()) return;
+  problems->push_back(
+      {prefix + (source.file.empty() ? "_env" : "_file"), secret.error().ToString(), 0});
+}
+
+}  // namespace
+
+std::string ConfigProblem::ToString() const {
+  std::string out = path.empty() ? message : path + ": " + message;
+  if (line > 0) out += " (line " + std::to_string(line) + ")";
+  return out;
+}
+
+Result<std::string> SecretSource::Read() const {
+  if (!file.empty() && !env.empty()) {
+    return MakeError(ErrorCode::kConfig,
+                     "both a secret file and a secret environment variable are set", file);
+  }
+  if (!env.empty()) {
+    const char* value = std::getenv(env.c_str());
+    if (value == nullptr) {
+      return MakeError(ErrorCode::kConfig, "environment variable is not set", env);
+    }
+    if (*value == '\0') return MakeError(ErrorCode::kConfig, "environment variable is empty", env);
+    return std::string(value);
+  }
+  if (file.empty()) return std::string();
+
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return MakeError(ErrorCode::kConfig, "cannot open secret file: " + ErrnoText(errno), file);
+  }
+  FdCloser closer(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return MakeError(ErrorCode::kConfig, "cannot stat secret file: " + ErrnoText(errno), file);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return MakeError(ErrorCode::kConfig, "secret file is not a regular file", file);
+  }
+  // Checked on the opened file, not the name, so a swap between check and read is harmless.
+  if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
+    return MakeError(ErrorCode::kConfig,
+                     "secret file is readable by group or others (mode " + OctalMode(st.st_mode) +
+                         "); run chmod 600 on it",
+                     file);
+  }
+  std::string content;
+  if (const int error = ReadAll(fd, kMaxSecretBytes, &content); error != 0) {
+    return MakeError(ErrorCode::kConfig, "cannot read secret file: " + ErrnoText(error), file);
+  }
+  std::string secret = content.substr(0, content.find('\n'));
+  if (!secret.empty() && secret.back() == '\r') secret.pop_back();
+  if (secret.empty()) {
+    return MakeError(ErrorCode::kConfig, "secret file's first line is empty", file);
+  }
+  return secret;
+}
+
+std::string Config::DropDirFor(const InstitutionConfig& institution) const {
+  if (!institution.drop_dir.empty()) return institution.drop_dir;
+  return (fs::path(drop_root) / institution.id).string();
+}
+
+Result<Config> ParseConfig(const std::string& yaml_text, const std::string& base_dir,
+                           std::vector<ConfigProblem>* problems) {
+  std::vector<ConfigProblem> local;
+  if (problems == nullptr) problems = &local;
+  const std::size_t before = problems->size();
+
+  Config config;
+  try {
+    const YAML::Node root_node = YAML::Load(yaml_text);
+    MapReader root(root_node, "", problems);
+    // A document that is not a mapping has already been reported; listing every required
+    // key as missing on top of that would only bury the one real problem.
+    if (root_node.IsNull() || root_node.IsMap()) {
+      ReadRoot(root, &config);
+      root.Finish();
+    }
+  } catch (const YAML::Exception& e) {
+    problems->push_back(
+        {"", "YAML syntax error: " + e.msg, e.mark.is_null() ? 0 : e.mark.line + 1});
+  } catch (const std::exception& e) {
+    problems->push_back({"", std::string("cannot parse: ") + e.what(), 0});
+  }
+
+  if (problems->size() == before) {
+    ResolvePaths(base_dir, &config);
+    CheckDistinctDropDirs(config, problems);
+  }
+  const std::size_t count = problems->size() - before;
+  if (count == 0) return config;
+  const std::string first = (*problems)[before].ToString();
+  return MakeError(
+      ErrorCode::kConfig,
+      count == 1 ? first : std::to_string(count) + " problems in config; first: " + first);
+}
+
+Result<Config> LoadConfigFile(const std::string& path, std::vector<ConfigProblem>* problems) {
+  std::vector<ConfigProblem> local;
+  if (problems == nullptr) problems = &local;
+
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const std::string message = "cannot open config file " + path + ": " + ErrnoText(errno);
+    problems->push_back({"", message, 0});
+    return MakeError(ErrorCode::kConfig, message, path);
+  }
+  FdCloser closer(fd);
+  std::string text;
+  int error = ReadAll(fd, kMaxConfigBytes + 1, &text);
+  if (error == 0 && text.size() > kMaxConfigBytes) error = EFBIG;
+  if (error != 0) {
+    const std::string message = "cannot read config file " + path + ": " + ErrnoText(error);
+    problems->push_back({"", message, 0});
+    return MakeError(ErrorCode::kConfig, message, path);
+  }
+
+  Result<Config> config = ParseConfig(text, fs::path(path).parent_path().string(), problems);
+  if (!config.ok()) return MakeError(ErrorCode::kConfig, config.error().message, path);
+  std::error_code ignored;
+  const fs::path absolute = fs::absolute(path, ignored);
+  config->source_path = ignored ? path : absolute.lexically_normal().string();
+  return config;
+}
+
+bool CheckEnvironment(const Config& config, std::vector<ConfigProblem>* problems) {
+  const std::size_t before = problems->size();
+
+  // The daemon creates drop_root, the default drop folders, the maildir and the embedded
+  // data folder; it only needs them not to be something else already.
+  CheckDirectory("drop_root", config.drop_root, /*may_be_missing=*/true, problems);
+  for (std::size_t i = 0; i < config.institutions.size(); ++i) {
+    // An explicit drop_dir is usually a share someone else mounts; creating it would hide
+    // a missing mount, so it must exist.
+    CheckDirectory(IndexedPath("institutions", i, "drop_dir"), config.institutions[i].drop_dir,
+                   /*may_be_missing=*/false, problems);
+  }
+
+  const DatabaseConfig& database = config.database;
+  if (database.url.empty()) {
+    CheckDirectory("database.embedded.data_dir", database.embedded.data_dir, true, problems);
+    CheckDirectory("database.embedded.bin_dir", database.embedded.bin_dir, false, problems);
+  } else {
+    CheckSecret("database.password", database.password, problems);
+  }
+
+  // Only the transport in use is checked: a maildir setup need not carry SMTP credentials.
+  if (config.mail.transport == "maildir") {
+    CheckDirectory("mail.maildir", config.mail.maildir, true, problems);
+  } else {
+    CheckSecret("mail.smtp.password", config.mail.smtp.password, problems);
+    CheckReadableFile("mail.smtp.ca_file", config.mail.smtp.ca_file, problems);
+  }
+
+  if (!config.signing.key.starts_with("pkcs11:")) {
+    CheckReadableFile("signing.key", config.signing.key, problems);
+  }
+  CheckReadableFile("signing.certificate", config.signing.certificate, problems);
+  CheckSecret("http.admin_token", config.http.admin_token, problems);
+
+  return problems->size() == before;
+}
+
+}  // namespace credd

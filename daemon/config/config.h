@@ -1,0 +1,137 @@
+// The whole configuration of credd and credctl: one struct, loaded from one YAML file.
+// Every field has a default and a one-line comment; config/credd.example.yaml lists every
+// key with the same defaults and says which ones SIGHUP reloads.
+// Thread contract: plain values; the daemon swaps whole Config objects on reload.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "common/result.h"
+
+namespace credd {
+
+// One problem found while loading or validating, named by its key path
+// ("institutions[1].drop_dir: no such directory").
+struct ConfigProblem {
+  std::string path;     // Key path, e.g. "mail.smtp.port" or "institutions[0].csv.delimiter".
+  std::string message;  // What is wrong, in one sentence without a trailing period.
+  int line = 0;         // 1-based line in the YAML file, 0 when unknown.
+
+  // "path: message" (with " (line N)" when known; just the message when path is empty).
+  std::string ToString() const;
+};
+
+// A secret (password) is never written in the config itself: it is read from a file
+// (first line, trailing newline removed) or from an environment variable.
+struct SecretSource {
+  std::string file;  // Path of a file holding the secret; must not be group/world-readable.
+  std::string env;   // Name of an environment variable holding the secret.
+
+  bool empty() const { return file.empty() && env.empty(); }
+  // Reads the secret; an empty source yields an empty string.
+  Result<std::string> Read() const;
+};
+
+struct EmbeddedDatabaseConfig {
+  std::string data_dir;     // Folder for a private PostgreSQL cluster; empty = not embedded.
+  std::string bin_dir;      // Folder holding initdb/pg_ctl; empty = found via pg_config.
+  std::string run_as_user;  // OS user the server runs as when credd runs as root ("postgres").
+};
+
+struct DatabaseConfig {
+  std::string url;                   // libpq URI/conninfo of an external server; or use embedded.
+  SecretSource password;             // Password for url (password_file / password_env).
+  EmbeddedDatabaseConfig embedded;   // Private cluster, used when url is empty.
+  int connect_timeout_seconds = 10;  // libpq connect_timeout.
+};
+
+struct SmtpConfig {
+  std::string host = "localhost";  // Relay host name (verified against its certificate).
+  int port = 587;                  // 587 for STARTTLS, 465 for implicit TLS, 25 for none.
+  std::string tls = "starttls";    // "starttls" (required), "implicit" or "none".
+  std::string username;            // AUTH user; empty = no AUTH.
+  SecretSource password;           // AUTH password (password_file / password_env).
+  std::string ca_file;             // Extra CA bundle for the relay; empty = system store.
+  int timeout_seconds = 30;        // Per-command timeout.
+};
+
+struct MailConfig {
+  std::string transport = "maildir";  // "smtp" or "maildir".
+  std::string maildir = "mail";       // Maildir folder for transport=maildir.
+  SmtpConfig smtp;                    // Relay settings for transport=smtp.
+};
+
+struct SigningConfig {
+  std::string key;          // PEM/PKCS#12 key file or pkcs11: URI.
+  std::string certificate;  // PEM certificate (chain) matching key.
+};
+
+struct HttpConfig {
+  std::string listen = "127.0.0.1:8480";  // host:port for health, metrics and API.
+  SecretSource admin_token;  // Bearer token for admin endpoints (admin_token_file / _env).
+};
+
+struct CsvConfig {
+  std::map<std::string, std::string> columns;  // credd field -> header in the file.
+  std::string encoding = "utf-8";              // "utf-8", "windows-1252" or "iso-8859-1".
+  std::string delimiter = ",";                 // One character.
+};
+
+struct InstitutionConfig {
+  std::string id;                     // Stable identifier; names the drop folder. Required.
+  std::string name_en;                // Institution name in English.
+  std::string name_fr;                // Institution name in French.
+  std::string drop_dir;               // Override of drop_root/<id>; must exist when set.
+  std::string default_locale = "en";  // "en" or "fr", for students without a preference.
+  std::vector<std::string> formats = {"csv", "pesc", "pdf-manifest"};  // Accepted inputs.
+  std::string on_record_error = "accept_valid";                        // Or "reject_file".
+  CsvConfig csv;  // CSV dialect and column mapping.
+};
+
+struct Config {
+  std::string source_path;               // The file this was loaded from (not a YAML key).
+  DatabaseConfig database;               // Where state lives.
+  std::string drop_root;                 // Root of the per-institution drop folders. Required.
+  int rescan_seconds = 30;               // Full rescan period (network shares, inotify overflow).
+  int settle_seconds = 5;                // A rescan-found file must be stable this long.
+  LogLevel log_level = LogLevel::kInfo;  // Minimum level logged ("log_level").
+  MailConfig mail;                       // Outgoing mail.
+  SigningConfig signing;                 // Document signing key.
+  HttpConfig http;                       // HTTP endpoints.
+  std::vector<InstitutionConfig> institutions;  // At least one.
+
+  // The institution's drop folder (drop_dir, or drop_root/<id>).
+  std::string DropDirFor(const InstitutionConfig& institution) const;
+};
+
+// Parses YAML text. Every problem is collected in one pass (unknown keys, wrong types,
+// out-of-range values, missing required keys, a YAML syntax error with its line); the
+// result is an error (kConfig) only when problems exist, and then `problems` holds all of
+// them. Problems are appended; a null `problems` is allowed.
+//
+// Relative paths are resolved against base_dir (the config file's folder, made absolute),
+// so the daemon behaves the same whatever folder it starts in: database.embedded.data_dir,
+// database.embedded.bin_dir, database.password_file, drop_root, mail.maildir (also its
+// default "mail"), mail.smtp.password_file, mail.smtp.ca_file, signing.key (unless it
+// starts with "pkcs11:"), signing.certificate, http.admin_token_file and
+// institutions[].drop_dir. The returned Config holds only absolute paths for these.
+Result<Config> ParseConfig(const std::string& yaml_text, const std::string& base_dir,
+                           std::vector<ConfigProblem>* problems);
+
+// Reads and parses a file; a missing file is a single problem with path "".
+Result<Config> LoadConfigFile(const std::string& path, std::vector<ConfigProblem>* problems);
+
+// Checks what needs the outside world (folders exist, secrets readable). Parsing has
+// already checked types, ranges and required keys. Appends to problems; true when none.
+// Connects to nothing and creates nothing. drop_root, mail.maildir and the embedded
+// data_dir may be missing (the daemon creates them) but must be folders if they exist; an
+// explicit institutions[].drop_dir must exist; secrets and files are checked only for the
+// database and mail transport actually in use. These problems carry no line.
+bool CheckEnvironment(const Config& config, std::vector<ConfigProblem>* problems);
+
+}  // namespace credd
