@@ -1,0 +1,21 @@
+// credctl's commands. Each takes parsed options, writes its human or JSON output to
+// `out`, problems to `err`, and returns a sysexits(3) status. main.cpp only parses argv.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+#include "common/log.h"
+
+namespace credd::ctl {
+
+struct GlobalOptions {
+  std::string config_path;  // --config FILE
+  bool json = false;        // --json: print one JSON document
+};
+
+int CheckConfigCommand(const GlobalOptions& global, std::ostream& out, std::ostream& err);
+int MigrateCommand(const GlobalOptions& global, Logger& log, std::ostream& out, std::ostream& err);
+int StatusCommand(const GlobalOptions& global, Logger& log, std::ostream& out, std::ostream& err);
+
+}  // namespace credd::ctl

@@ -1,0 +1,90 @@
+#include <nlohmann/json.hpp>
+
+#include "common/exit_codes.h"
+#include "credctl/commands.h"
+#include "daemon/config/config.h"
+#include "daemon/store/database.h"
+#include "daemon/store/migrations.h"
+#include "daemon/store/status_query.h"
+
+namespace credd::ctl {
+namespace {
+
+// Loads the config for a command that needs only its database section; a config problem
+// is reported the same way check-config reports it.
+Result<Config> LoadForCommand(const GlobalOptions& global, std::ostream& err) {
+  std::vector<ConfigProblem> problems;
+  Result<Config> config = LoadConfigFile(global.config_path, &problems);
+  if (config.ok() && problems.empty()) return config;
+  for (const ConfigProblem& p : problems) {
+    err << global.config_path << ": " << p.ToString() << "\n";
+  }
+  return MakeError(ErrorCode::kConfig, "invalid configuration", global.config_path);
+}
+
+int Fail(const Error& error, std::ostream& err) {
+  err << "credctl: " << error.ToString() << "\n";
+  return error.ExitCode();
+}
+
+}  // namespace
+
+int MigrateCommand(const GlobalOptions& global, Logger& log, std::ostream& out, std::ostream& err) {
+  auto config = LoadForCommand(global, err);
+  if (!config) return kExitConfig;
+  auto database = Database::Open(config->database, log);
+  if (!database) return Fail(database.error(), err);
+  auto conn = (*database)->Connect();
+  if (!conn) return Fail(conn.error(), err);
+  auto outcome = Migrate(**conn);
+  if (!outcome) return Fail(outcome.error(), err);
+
+  if (global.json) {
+    nlohmann::json doc = {{"from_version", outcome->from_version},
+                          {"to_version", outcome->to_version},
+                          {"applied", outcome->applied}};
+    out << doc.dump(2) << "\n";
+  } else if (outcome->applied.empty()) {
+    out << "schema is up to date at version " << outcome->to_version << "\n";
+  } else {
+    out << "schema migrated from version " << outcome->from_version << " to " << outcome->to_version
+        << " (" << outcome->applied.size() << " migration"
+        << (outcome->applied.size() == 1 ? "" : "s") << " applied)\n";
+  }
+  return kExitOk;
+}
+
+int StatusCommand(const GlobalOptions& global, Logger& log, std::ostream& out, std::ostream& err) {
+  auto config = LoadForCommand(global, err);
+  if (!config) return kExitConfig;
+  auto database = Database::Open(config->database, log);
+  if (!database) return Fail(database.error(), err);
+  auto conn = (*database)->Connect();
+  if (!conn) return Fail(conn.error(), err);
+  if (Status schema = CheckSchemaVersion(**conn); !schema) return Fail(schema.error(), err);
+  auto counts = ReadStatusCounts(**conn);
+  if (!counts) return Fail(counts.error(), err);
+
+  if (global.json) {
+    nlohmann::json doc = {{"schema_version", counts->schema_version},
+                          {"batches", counts->batches},
+                          {"documents", counts->documents},
+                          {"invitations", counts->invitations},
+                          {"outbox", counts->outbox}};
+    out << doc.dump(2) << "\n";
+    return kExitOk;
+  }
+  auto print_group = [&out](const char* title, const std::map<std::string, int64_t>& group) {
+    out << title << ":";
+    for (const auto& [state, count] : group) out << " " << state << "=" << count;
+    out << "\n";
+  };
+  out << "schema version " << counts->schema_version << "\n";
+  print_group("batches", counts->batches);
+  print_group("documents", counts->documents);
+  print_group("invitations", counts->invitations);
+  print_group("outbox", counts->outbox);
+  return kExitOk;
+}
+
+}  // namespace credd::ctl
