@@ -1,0 +1,82 @@
+"""The embedded default: credd and credctl start a private PostgreSQL cluster under
+database.embedded.data_dir, share it, stop it when the last of them exits, and recover from
+a run that was killed."""
+
+import json
+import os
+import signal
+import subprocess
+import unittest
+
+import harness
+from harness import EX_OK, run
+
+
+def server_running(data_dir):
+    return os.path.exists(os.path.join(data_dir, "pgdata", "postmaster.pid"))
+
+
+class EmbeddedTest(harness.TestCase):
+    def setUp(self):
+        self.dir = harness.make_temp_dir(self)
+        self.data_dir = os.path.join(self.dir, "pg")
+        self.config = harness.write_config(os.path.join(self.dir, "credd.yaml"),
+                                           "  embedded:\n    data_dir: " + harness.yaml_quote(self.data_dir),
+                                           os.path.join(self.dir, "drop"))
+        self.addCleanup(self.stop_leftover_server)
+
+    def stop_leftover_server(self):
+        pgdata = os.path.join(self.data_dir, "pgdata")
+        if server_running(self.data_dir):
+            bindir = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip()
+            cmd = [os.path.join(bindir, "pg_ctl"), "-D", pgdata, "-m", "immediate", "-w", "stop"]
+            if os.geteuid() == 0:
+                cmd = ["runuser", "-u", "postgres", "--"] + cmd
+            subprocess.run(cmd, capture_output=True)
+
+    def credctl(self, *args):
+        return run([harness.CREDCTL, "--config", self.config, *args])
+
+    def test_first_run_creates_then_reuses(self):
+        result = self.credctl("migrate")
+        self.assertEqual(result.returncode, EX_OK, result.stderr)
+        self.assertFalse(server_running(self.data_dir), "credctl must stop the server it started")
+        # Second run: the cluster exists and is reused; the schema is already there.
+        result = self.credctl("migrate")
+        self.assertEqual(result.returncode, EX_OK, result.stderr)
+        self.assertIn("up to date", result.stdout)
+        status = self.credctl("status", "--json")
+        self.assertEqual(status.returncode, EX_OK, status.stderr)
+        self.assertIn("batches", json.loads(status.stdout))
+        result = run([harness.CREDD, "--config", self.config, "--once"])
+        self.assertEqual(result.returncode, EX_OK, result.stderr)
+        self.assertFalse(server_running(self.data_dir))
+
+    def test_shared_by_daemon_and_credctl_and_survives_kill(self):
+        self.assertEqual(self.credctl("migrate").returncode, EX_OK)
+        daemon = harness.Daemon(self, self.config)
+        daemon.wait_log("event=daemon.ready", timeout=60)
+        # credctl while the daemon runs: it must leave the daemon's server running.
+        self.assertEqual(self.credctl("status").returncode, EX_OK)
+        self.assertTrue(server_running(self.data_dir))
+        self.assertEqual(self.credctl("status").returncode, EX_OK)
+
+        # kill -9: the server stays up, orphaned; the next user adopts it and, being the last
+        # one out, stops it.
+        daemon.signal(signal.SIGKILL)
+        daemon.wait()
+        self.assertTrue(server_running(self.data_dir))
+        result = self.credctl("status", "--json")
+        self.assertEqual(result.returncode, EX_OK, result.stderr)
+        harness.wait_for(lambda: not server_running(self.data_dir), what="the adopted server to stop")
+
+        # A clean SIGTERM stops the server the daemon started.
+        daemon = harness.Daemon(self, self.config)
+        daemon.wait_log("event=daemon.ready", timeout=60)
+        daemon.signal(signal.SIGTERM)
+        self.assertEqual(daemon.wait(), 0)
+        self.assertFalse(server_running(self.data_dir))
+
+
+if __name__ == "__main__":
+    unittest.main()
