@@ -1,0 +1,65 @@
+// The one interface every input format implements, and the one table that lists them.
+// An importer streams: it hands each record to the sink as soon as it is complete, so
+// memory does not grow with the file.
+// Thread contract: an Importer object is used by one thread at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "daemon/config/config.h"
+#include "importers/record.h"
+
+namespace credd {
+
+// Receives what an importer reads, in file order.
+class RecordSink {
+ public:
+  virtual ~RecordSink() = default;
+  // A syntactically complete record. Returns false to make the importer stop early
+  // (shutdown, or a reject_file policy that has seen enough).
+  virtual bool OnRecord(CredentialRecord record) = 0;
+  // A record that could not be read (bad encoding, wrong column count, missing element).
+  // Returns false to stop early.
+  virtual bool OnError(RecordError error) = 0;
+  // Something tolerated but worth telling staff (lenient PESC parsing). Never stops.
+  virtual void OnWarning(RecordError warning) = 0;
+};
+
+struct ImportInput {
+  std::string path;          // File on disk (for pdf-manifest: a .zip, or a folder).
+  std::string display_name;  // Name used in messages ("x.csv").
+  const InstitutionConfig* institution = nullptr;  // Dialect, column mapping, encoding.
+};
+
+class Importer {
+ public:
+  virtual ~Importer() = default;
+  // Reads the whole input, calling the sink per record. Returns an error (kData, with
+  // `where` = "<display_name>[:line[:col]]") when the file as a whole is unusable: not
+  // UTF-8 where required, malformed XML, a DTD, a zip with unsafe entries, ... Records
+  // handed to the sink before that stay handed.
+  virtual Status Read(const ImportInput& input, RecordSink& sink) = 0;
+};
+
+// One row of the importer table.
+struct ImporterEntry {
+  std::string_view name;         // The format name in config and reports: csv, pesc, ...
+  std::string_view description;  // One line for `credctl import --help`.
+  std::unique_ptr<Importer> (*make)();
+};
+
+// Every importer credd has, in one table (importers/importers.cpp).
+const std::vector<ImporterEntry>& ImporterTable();
+
+// The entry named `format`, or kUsage listing the known names.
+Result<const ImporterEntry*> FindImporter(std::string_view format);
+
+// The format a dropped file is in, from its name: .csv/.txt -> csv, .xml -> pesc,
+// .zip -> pdf-manifest. kData when the extension says nothing we read.
+Result<std::string> FormatForFileName(std::string_view file_name);
+
+}  // namespace credd
