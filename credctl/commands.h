@@ -14,8 +14,17 @@ struct GlobalOptions {
   bool json = false;        // --json: print one JSON document
 };
 
+struct ImportOptions {
+  std::string institution;  // --institution ID
+  std::string format;       // --format; empty = from the file name
+  bool dry_run = false;     // --dry-run: parse, validate; no database
+  std::string file;         // FILE (a folder for pdf-manifest)
+};
+
 int CheckConfigCommand(const GlobalOptions& global, std::ostream& out, std::ostream& err);
 int MigrateCommand(const GlobalOptions& global, Logger& log, std::ostream& out, std::ostream& err);
+int ImportCommand(const GlobalOptions& global, const ImportOptions& options, Logger& log,
+                  std::ostream& out, std::ostream& err);
 int StatusCommand(const GlobalOptions& global, Logger& log, std::ostream& out, std::ostream& err);
 
 }  // namespace credd::ctl

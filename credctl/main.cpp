@@ -24,6 +24,17 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "counts of batches, documents and invitations");
   status->add_flag("--json", global.json, "print one JSON document");
 
+  credd::ctl::ImportOptions import_options;
+  auto* import = app.add_subcommand(
+      "import", "import one file through the daemon's pipeline (exit 65 if anything is rejected)");
+  import->add_option("--institution", import_options.institution, "institution id")->required();
+  import->add_option("--format", import_options.format, "csv, pesc or pdf-manifest")
+      ->check(CLI::IsMember({"csv", "pesc", "pdf-manifest"}));
+  import->add_flag("--dry-run", import_options.dry_run,
+                   "parse and validate only; store nothing, no database needed");
+  import->add_flag("--json", global.json, "print the report as one JSON document");
+  import->add_option("FILE", import_options.file, "file (or folder, for pdf-manifest)")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -36,6 +47,9 @@ int main(int argc, char** argv) {
   credd::Logger log(std::cerr, credd::LogLevel::kWarn);
   if (check_config->parsed()) return credd::ctl::CheckConfigCommand(global, std::cout, std::cerr);
   if (migrate->parsed()) return credd::ctl::MigrateCommand(global, log, std::cout, std::cerr);
+  if (import->parsed()) {
+    return credd::ctl::ImportCommand(global, import_options, log, std::cout, std::cerr);
+  }
   if (status->parsed()) return credd::ctl::StatusCommand(global, log, std::cout, std::cerr);
   return credd::kExitUsage;
 }

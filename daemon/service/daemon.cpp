@@ -43,7 +43,102 @@ Daemon::Daemon(boost::asio::io_context& io, Config config, ConfigLoader loader, 
       options_(options),
       signals_(io, SIGTERM, SIGINT, SIGHUP),
       health_timer_(io),
-      watchdog_timer_(io) {}
+      watchdog_timer_(io),
+      intake_(database, log, ProcessOptions{options.chunk_size, "credd", "", &stop_, nullptr}),
+      watcher_(io, log,
+               [this](const std::string& institution_id, const std::string& name) {
+                 OnFileReady(institution_id, name);
+               }),
+      snapshot_(std::make_shared<const Config>(config_)) {}
+
+Daemon::~Daemon() { StopWorker(); }
+
+std::shared_ptr<const Config> Daemon::Snapshot() const {
+  std::lock_guard lock(mu_);
+  return snapshot_;
+}
+
+std::vector<DropWatcher::Folder> Daemon::WatchedFolders(const Config& config) const {
+  std::vector<DropWatcher::Folder> folders;
+  for (const InstitutionConfig& institution : config.institutions) {
+    folders.push_back({institution.id, config.DropDirFor(institution) + "/incoming"});
+  }
+  return folders;
+}
+
+void Daemon::StartWorker() {
+  worker_guard_ =
+      std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
+          worker_io_.get_executor());
+  worker_thread_ = std::thread([this] { worker_io_.run(); });
+}
+
+void Daemon::StopWorker() {
+  stop_ = true;
+  if (worker_guard_) {
+    worker_guard_.reset();
+    // Queued files stay in incoming/ for the next start; the one in hand sees stop_ and
+    // returns after committing its current chunk.
+    worker_io_.stop();
+  }
+  if (worker_thread_.joinable()) worker_thread_.join();
+}
+
+void Daemon::OnFileReady(const std::string& institution_id, const std::string& name) {
+  std::string key = institution_id + "/" + name;
+  {
+    std::lock_guard lock(mu_);
+    if (!pending_.insert(key).second) return;  // Already queued.
+  }
+  boost::asio::post(worker_io_, [this, key, institution_id, name] {
+    {
+      std::lock_guard lock(mu_);
+      pending_.erase(key);
+    }
+    if (stop_) return;
+    std::shared_ptr<const Config> config = Snapshot();
+    for (const InstitutionConfig& institution : config->institutions) {
+      if (institution.id != institution_id) continue;
+      Status s = intake_.TakeIncoming(*config, institution, name);
+      if (!s) {
+        log_.Error(
+            "intake.error",
+            {{"institution", institution_id}, {"file", name}, {"error", s.error().ToString()}});
+        needs_resume_ = true;
+      }
+    }
+  });
+}
+
+void Daemon::PostResume() {
+  boost::asio::post(worker_io_, [this] {
+    std::shared_ptr<const Config> config = Snapshot();
+    needs_resume_ = false;
+    for (const InstitutionConfig& institution : config->institutions) {
+      if (stop_) return;
+      if (Status s = intake_.ResumeProcessing(*config, institution); !s) {
+        log_.Error("intake.resume_failed",
+                   {{"institution", institution.id}, {"error", s.error().ToString()}});
+        needs_resume_ = true;
+      }
+    }
+  });
+}
+
+int Daemon::RunOnce() {
+  int status = 0;
+  for (const InstitutionConfig& institution : config_.institutions) {
+    Status s = intake_.ResumeProcessing(config_, institution);
+    if (s) s = intake_.TakeAllIncoming(config_, institution);
+    if (!s) {
+      log_.Error("intake.error",
+                 {{"institution", institution.id}, {"error", s.error().ToString()}});
+      status = s.error().ExitCode();
+    }
+  }
+  log_.Info("daemon.once_done", {{"exit_status", std::to_string(status)}});
+  return status;
+}
 
 Status Daemon::PrepareInstitutions(const Config& config) {
   for (const InstitutionConfig& institution : config.institutions) {
@@ -70,12 +165,17 @@ int Daemon::Run() {
                              {"database", database_.Describe()},
                              {"once", options_.once ? "true" : "false"}});
 
-  if (options_.once) {
-    // Nothing is queued yet at this stage of the pipeline; --once returns as soon as the
-    // work at hand is done, which stages add to as they are built.
-    log_.Info("daemon.once_done");
-    return 0;
+  if (options_.once) return RunOnce();
+
+  StartWorker();
+  PostResume();
+  if (Status s = watcher_.SetFolders(WatchedFolders(config_)); !s) {
+    log_.Error("daemon.start_failed", {{"where", s.error().where}, {"error", s.error().message}});
+    StopWorker();
+    return s.error().ExitCode();
   }
+  (void)watcher_.Start(std::chrono::seconds(config_.rescan_seconds),
+                       std::chrono::seconds(config_.settle_seconds));
 
   signals_.async_wait([this](const boost::system::error_code& ec, int signal_number) {
     if (!ec) HandleSignal(signal_number);
@@ -84,6 +184,7 @@ int Daemon::Run() {
   ScheduleWatchdog();
   notifier_.Ready(StatusLine());
   io_.run();
+  StopWorker();
   log_.Info("daemon.stopped", {{"exit_status", std::to_string(exit_status_)}});
   return exit_status_;
 }
@@ -106,6 +207,8 @@ void Daemon::Stop(const std::string& reason) {
   signals_.cancel(ignored);
   health_timer_.cancel();
   watchdog_timer_.cancel();
+  watcher_.Stop();
+  stop_ = true;
   // Stages finish the record in hand through their own completion handlers; stopping the
   // io_context only after the timers are cancelled lets those handlers run first.
   io_.stop();
@@ -146,6 +249,16 @@ void Daemon::Reload() {
     return;
   }
   config_ = std::move(next);
+  {
+    std::lock_guard lock(mu_);
+    snapshot_ = std::make_shared<const Config>(config_);
+  }
+  if (Status s = watcher_.SetFolders(WatchedFolders(config_)); !s) {
+    log_.Error("watch.failed", {{"where", s.error().where}, {"error", s.error().message}});
+  }
+  watcher_.SetTimings(std::chrono::seconds(config_.rescan_seconds),
+                      std::chrono::seconds(config_.settle_seconds));
+  watcher_.RescanNow();
   log_.SetLevel(config_.log_level);
   ++reloads_;
   log_.Info("config.reloaded", {{"institutions", std::to_string(config_.institutions.size())},
@@ -166,6 +279,7 @@ void Daemon::CheckHealth() {
   auto conn = database_.Connect();
   Status status = conn.ok() ? CheckSchemaVersion(**conn) : Status(conn.error());
   bool healthy = status.ok();
+  if (healthy && needs_resume_) PostResume();
   if (healthy != database_healthy_) {
     database_healthy_ = healthy;
     if (healthy) {

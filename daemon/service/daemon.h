@@ -1,22 +1,32 @@
 // The daemon's lifecycle on one Boost.Asio io_context: start-up, signals (SIGTERM/SIGINT
 // stop cleanly, SIGHUP reloads the config and keeps the old one when the new one is
 // invalid), the systemd notify protocol and a periodic health check of the database.
-// Pipeline stages (watch, import, sign, mail) hang off this object as they are built.
-// Thread contract: everything runs on the io_context's single thread.
+// Files are imported on one worker thread, so a big file never delays signals, the watchdog
+// or the watcher; the watcher and everything else run on the io_context's thread.
+// Thread contract: public methods on the io_context's thread only.
 #pragma once
 
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/log.h"
 #include "common/result.h"
 #include "daemon/config/config.h"
+#include "daemon/pipeline/file_intake.h"
 #include "daemon/service/systemd_notifier.h"
 #include "daemon/store/database.h"
+#include "daemon/watch/drop_watcher.h"
 
 namespace credd {
 
@@ -25,6 +35,7 @@ class Daemon {
   struct Options {
     bool once = false;                         // Process what is there, send what is due, and exit.
     std::chrono::seconds health_interval{30};  // How often the database is checked.
+    int chunk_size = 500;                      // Records per transaction.
   };
 
   // The loader is called on SIGHUP with the original config path; injected so tests can
@@ -34,6 +45,7 @@ class Daemon {
 
   Daemon(boost::asio::io_context& io, Config config, ConfigLoader loader, Database& database,
          SystemdNotifier& notifier, Logger& log, Options options);
+  ~Daemon();
 
   // Runs until SIGTERM/SIGINT (or, with once, until the work at hand is done). Returns the
   // process exit status.
@@ -48,6 +60,13 @@ class Daemon {
   void ScheduleWatchdog();
   void Stop(const std::string& reason);
   std::string StatusLine() const;
+  int RunOnce();
+  void StartWorker();
+  void StopWorker();
+  void OnFileReady(const std::string& institution_id, const std::string& name);
+  void PostResume();
+  std::vector<DropWatcher::Folder> WatchedFolders(const Config& config) const;
+  std::shared_ptr<const Config> Snapshot() const;
 
   boost::asio::io_context& io_;
   Config config_;
@@ -59,6 +78,18 @@ class Daemon {
   boost::asio::signal_set signals_;
   boost::asio::steady_timer health_timer_;
   boost::asio::steady_timer watchdog_timer_;
+  // The worker: imports files one at a time with its own io_context.
+  boost::asio::io_context worker_io_;
+  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
+      worker_guard_;
+  std::thread worker_thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> needs_resume_{false};
+  FileIntake intake_;  // Used on the worker thread only.
+  DropWatcher watcher_;
+  mutable std::mutex mu_;                   // Guards snapshot_ and pending_.
+  std::shared_ptr<const Config> snapshot_;  // The config the worker reads.
+  std::set<std::string> pending_;           // "<institution>/<name>" queued on the worker.
   bool database_healthy_ = true;
   int reloads_ = 0;
   int exit_status_ = 0;

@@ -6,6 +6,7 @@ if(NOT DEFINED OUTPUT OR NOT DEFINED INPUTS)
 endif()
 
 cmake_policy(SET CMP0057 NEW)  # if(IN_LIST) in script mode.
+string(REPLACE "|" ";" INPUTS "${INPUTS}")  # Joined with '|' by the caller; see CMakeLists.txt.
 set(delimiter "credd_sql")
 set(entries "")
 set(seen_versions "")

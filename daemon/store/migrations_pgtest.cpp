@@ -163,6 +163,18 @@ TEST_F(MigrationsTest, CheckAndMigrateRefuseANewerDatabase) {
   EXPECT_EQ(outcome.error().message, expected);
 }
 
+TEST_F(MigrationsTest, CheckReportsAnOlderDatabase) {
+  Migrated();
+  Exec("DELETE FROM schema_migrations WHERE version = " + std::to_string(LatestSchemaVersion()));
+  Status status = CheckSchemaVersion(*conn_);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, ErrorCode::kConfig);
+  EXPECT_EQ(status.error().message,
+            "database schema version " + std::to_string(LatestSchemaVersion() - 1) +
+                " is older than this credd (" + std::to_string(LatestSchemaVersion()) +
+                "): run `credctl migrate`");
+}
+
 TEST_F(MigrationsTest, RefusesAnEditedMigration) {
   Migrated();
   Exec("UPDATE schema_migrations SET sha256 = '" + Hex64('0') + "' WHERE version = 1");
@@ -282,7 +294,7 @@ TEST_F(MigrationsTest, SameBatchContentIsOneRealBatch) {
                pqxx::check_violation);
 }
 
-TEST_F(MigrationsTest, SameCredentialContentIsStoredOnce) {
+TEST_F(MigrationsTest, OneActiveVersionPerCredential) {
   Migrated();
   int64_t batch = Seed();
   const std::string insert =
@@ -290,14 +302,21 @@ TEST_F(MigrationsTest, SameCredentialContentIsStoredOnce) {
       "version, supersedes, status) SELECT s.id, " +
       std::to_string(batch) + ", 'diploma', 'diploma:bsc', 'BSc', ";
   Exec(insert + "'" + Hex64('1') + "', 1, NULL, 'active' FROM students s");
-  EXPECT_THROW(Exec(insert + "'" + Hex64('1') + "', 2, NULL, 'superseded' FROM students s"),
+  // The same version twice is refused.
+  EXPECT_THROW(Exec(insert + "'" + Hex64('1') + "', 1, NULL, 'superseded' FROM students s"),
                pqxx::unique_violation);
   // Changed content is a new version; only one version is active at a time.
   EXPECT_THROW(Exec(insert + "'" + Hex64('2') + "', 2, 1, 'active' FROM students s"),
                pqxx::unique_violation);
   Exec("UPDATE credentials SET status = 'superseded'");
-  Exec(insert + "'" + Hex64('2') + "', 2, 1, 'active' FROM students s");
-  EXPECT_EQ(Scalar<int64_t>("SELECT count(*) FROM credentials"), 2);
+  int64_t second =
+      Scalar<int64_t>("WITH v AS (" + insert + "'" + Hex64('2') +
+                      "', 2, 1, 'active' FROM students s RETURNING id) SELECT id FROM v");
+  // Back to the first content (a correction undone): a third version, not a conflict.
+  Exec("UPDATE credentials SET status = 'superseded' WHERE id = " + std::to_string(second));
+  Exec(insert + "'" + Hex64('1') + "', 3, " + std::to_string(second) +
+       ", 'active' FROM students s");
+  EXPECT_EQ(Scalar<int64_t>("SELECT count(*) FROM credentials"), 3);
 }
 
 TEST_F(MigrationsTest, OneActiveDocumentAndOnePrimaryEmail) {

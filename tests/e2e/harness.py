@@ -71,13 +71,16 @@ def yaml_quote(value):
 
 
 def write_config(path, database, drop_root, institutions=("test-college",), extra=""):
-    """Writes a minimal valid config. `database` is a YAML fragment (indented two spaces)."""
+    """Writes a minimal valid config. `database` is a YAML fragment (indented two spaces);
+    `extra` holds top-level keys; the institutions list comes last, so more entries can be
+    appended to the file."""
     lines = ["database:", database, f"drop_root: {yaml_quote(drop_root)}",
-             "mail:", "  transport: maildir", f"  maildir: {yaml_quote(os.path.join(os.path.dirname(path), 'mail'))}",
-             "institutions:"]
+             "mail:", "  transport: maildir", f"  maildir: {yaml_quote(os.path.join(os.path.dirname(path), 'mail'))}"]
+    lines += extra.splitlines()
+    lines.append("institutions:")
     for inst in institutions:
         lines += [f"  - id: {inst}", f"    name_en: {yaml_quote(inst + ' (EN)')}", f"    name_fr: {yaml_quote(inst + ' (FR)')}"]
-    text = "\n".join(lines) + "\n" + extra
+    text = "\n".join(lines) + "\n"
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return path

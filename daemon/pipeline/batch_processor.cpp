@@ -1,0 +1,519 @@
+#include "daemon/pipeline/batch_processor.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <unordered_map>
+
+#include "daemon/pipeline/record_identity.h"
+#include "daemon/pipeline/validate.h"
+#include "daemon/store/batch_store.h"
+#include "importers/importer.h"
+
+namespace credd {
+namespace {
+
+// Errors kept in memory for one report. Past this the report says how many more there
+// were; the database keeps them all under accept_valid.
+constexpr size_t kMaxErrorsInMemory = 100000;
+
+std::string TodayUtc() {
+  std::string now = NowIso8601();
+  return now.substr(0, 10);
+}
+
+// First pass: parse and validate, store nothing. Remembers the errors (bounded) when the
+// caller will need them for the report, and, for a dry run, finds repeated credentials.
+class ValidatingSink : public RecordSink {
+ public:
+  ValidatingSink(const InstitutionConfig& institution, ValidationOptions options, bool keep_errors,
+                 bool find_duplicates, const ProcessOptions& process)
+      : institution_(institution),
+        options_(std::move(options)),
+        keep_errors_(keep_errors),
+        find_duplicates_(find_duplicates),
+        process_(process) {}
+
+  bool OnRecord(CredentialRecord record) override {
+    ++counts.total;
+    std::vector<RecordError> problems = ValidateRecord(record, institution_, options_);
+    if (problems.empty() && find_duplicates_) {
+      std::string key = record.student_id + '\n' + CredentialKey(record);
+      auto [it, inserted] = seen_.emplace(std::move(key), record.line);
+      if (!inserted) {
+        problems.push_back({record.line, 0, "student_id",
+                            "duplicate of line " + std::to_string(it->second) +
+                                ": the same student and credential appear twice in this file"});
+      }
+    }
+    if (!problems.empty()) {
+      ++counts.rejected;
+      for (RecordError& e : problems) Keep(std::move(e));
+      return !Stopping();
+    }
+    ++counts.accepted;
+    if (process_.on_accepted) {
+      if (Status s = process_.on_accepted(record); !s) {
+        ++counts.rejected;
+        --counts.accepted;
+        Keep({record.line, 0, "", s.error().ToString()});
+      }
+    }
+    return !Stopping();
+  }
+
+  bool OnError(RecordError error) override {
+    ++counts.total;
+    ++counts.rejected;
+    Keep(std::move(error));
+    return !Stopping();
+  }
+
+  void OnWarning(RecordError warning) override {
+    if (keep_errors_ && warnings.size() < kMaxErrorsInMemory)
+      warnings.push_back(std::move(warning));
+  }
+
+  BatchCounts counts;
+  std::vector<RecordError> errors;
+  std::vector<RecordError> warnings;
+  size_t errors_not_kept = 0;
+
+ private:
+  void Keep(RecordError e) {
+    if (!keep_errors_) return;
+    if (errors.size() < kMaxErrorsInMemory) {
+      errors.push_back(std::move(e));
+    } else {
+      ++errors_not_kept;
+    }
+  }
+  bool Stopping() const { return process_.stop != nullptr && process_.stop->load(); }
+
+  const InstitutionConfig& institution_;
+  ValidationOptions options_;
+  bool keep_errors_;
+  bool find_duplicates_;
+  const ProcessOptions& process_;
+  std::unordered_map<std::string, int> seen_;
+};
+
+// Second pass: validate again and store, one transaction per chunk of events. Events the
+// committed chunks of an earlier (crashed) run consumed are skipped by position: importers
+// are deterministic, so event N of the same bytes is the same event.
+class StoringSink : public RecordSink {
+ public:
+  StoringSink(pqxx::connection& conn, const BatchRow& batch, const InstitutionConfig& institution,
+              ValidationOptions validation, const ProcessOptions& process, int chunk_size)
+      : conn_(conn),
+        batch_(batch),
+        institution_(institution),
+        validation_(std::move(validation)),
+        process_(process),
+        chunk_size_(chunk_size),
+        skip_(batch.records_processed),
+        writer_(std::make_unique<ChunkWriter>(conn, batch, process.actor)) {}
+
+  bool OnRecord(CredentialRecord record) override {
+    if (++position_ <= skip_) return true;
+    ++delta_.total;
+    std::vector<RecordError> problems = ValidateRecord(record, institution_, validation_);
+    if (!problems.empty()) {
+      ++delta_.rejected;
+      for (const RecordError& e : problems) {
+        if (!Check(writer_->AddError(e, false))) return false;
+      }
+      return Advance();
+    }
+    std::string key = CredentialKey(record);
+    nlohmann::json data = CredentialData(record);
+    std::string text = data.dump();
+    Result<StoreOutcome> outcome = writer_->Store(record, key, Sha256Hex(text), text);
+    if (!outcome.ok()) {
+      failure_ = outcome.error();
+      return false;
+    }
+    switch (outcome->kind) {
+      case StoreOutcome::Kind::kStored:
+        ++delta_.accepted;
+        if (process_.on_accepted) {
+          if (Status s = process_.on_accepted(record); !s) {
+            failure_ = s.error();
+            return false;
+          }
+        }
+        break;
+      case StoreOutcome::Kind::kUnchanged:
+        ++delta_.duplicates;
+        break;
+      case StoreOutcome::Kind::kDuplicateInFile:
+        ++delta_.rejected;
+        duplicate_in_file_ = true;
+        if (!Check(writer_->AddError(
+                {record.line, 0, "student_id",
+                 "duplicate of line " + std::to_string(outcome->original_line) +
+                     ": the same student and credential appear twice in this file"},
+                false))) {
+          return false;
+        }
+        break;
+    }
+    return Advance();
+  }
+
+  bool OnError(RecordError error) override {
+    if (++position_ <= skip_) return true;
+    ++delta_.total;
+    ++delta_.rejected;
+    if (!Check(writer_->AddError(error, false))) return false;
+    return Advance();
+  }
+
+  void OnWarning(RecordError warning) override {
+    if (++position_ <= skip_) return;
+    if (!Check(writer_->AddError(warning, true))) stopped_ = true;
+  }
+
+  // Commits what is pending. Returns the first failure of the run, if any.
+  Status Finish() {
+    if (failure_) return *failure_;
+    if (Status s = writer_->Commit(position_, delta_); !s) return s;
+    delta_ = {};
+    return Status::Ok();
+  }
+
+  // Throws the pending chunk away (reject_file found a problem only the store could see).
+  void Abandon() { writer_.reset(); }
+
+  bool duplicate_in_file() const { return duplicate_in_file_; }
+  const BatchCounts& pending() const { return delta_; }
+
+ private:
+  bool Check(Status s) {
+    if (!s) failure_ = s.error();
+    return s.ok();
+  }
+
+  bool Advance() {
+    if (stopped_ || failure_) return false;
+    if (chunk_size_ > 0 && ++in_chunk_ >= chunk_size_) {
+      if (Status s = writer_->Commit(position_, delta_); !s) {
+        failure_ = s.error();
+        return false;
+      }
+      delta_ = {};
+      in_chunk_ = 0;
+      writer_ = std::make_unique<ChunkWriter>(conn_, batch_, process_.actor);
+    }
+    return !(process_.stop != nullptr && process_.stop->load());
+  }
+
+  pqxx::connection& conn_;
+  BatchRow batch_;
+  const InstitutionConfig& institution_;
+  ValidationOptions validation_;
+  const ProcessOptions& process_;
+  int chunk_size_;  // 0 = one transaction for the whole file.
+  int skip_;
+  int position_ = 0;
+  int in_chunk_ = 0;
+  bool stopped_ = false;
+  bool duplicate_in_file_ = false;
+  BatchCounts delta_;
+  std::optional<Error> failure_;
+  std::unique_ptr<ChunkWriter> writer_;
+};
+
+BatchReport BaseReport(const ProcessInput& input) {
+  BatchReport report;
+  report.file = input.display_name;
+  report.institution_id = input.institution->id;
+  report.sha256 = input.sha256;
+  report.format = input.format;
+  return report;
+}
+
+std::string MoreErrorsNote(size_t not_kept) {
+  return not_kept == 0 ? "" : " (" + std::to_string(not_kept) + " further errors not listed)";
+}
+
+}  // namespace
+
+Result<std::string> Sha256OfFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    return MakeError(ErrorCode::kNoInput, std::string("cannot open: ") + std::strerror(errno),
+                     path);
+  }
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  std::vector<char> buffer(1 << 16);
+  while (true) {
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int saved = errno;
+      ::close(fd);
+      return MakeError(ErrorCode::kNoInput, std::string("cannot read: ") + std::strerror(saved),
+                       path);
+    }
+    if (n == 0) break;
+    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(n));
+  }
+  ::close(fd);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &length);
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 0xf];
+  }
+  return hex;
+}
+
+BatchProcessor::BatchProcessor(Database* database, Logger& log, ProcessOptions options)
+    : database_(database), log_(log), options_(std::move(options)) {
+  if (options_.today.empty()) options_.today = TodayUtc();
+}
+
+Result<BatchReport> BatchProcessor::DryRun(const ProcessInput& input) {
+  auto entry = FindImporter(input.format);
+  if (!entry) return entry.error();
+  BatchReport report = BaseReport(input);
+  report.dry_run = true;
+  report.received_at = NowIso8601();
+  ValidationOptions validation{options_.today, input.format != "pesc"};
+  ValidatingSink sink(*input.institution, validation, true, true, options_);
+  std::unique_ptr<Importer> importer = (*entry)->make();
+  Status read = importer->Read({input.path, input.display_name, input.institution}, sink);
+  report.counts = sink.counts;
+  report.errors = std::move(sink.errors);
+  report.warnings = std::move(sink.warnings);
+  report.finished_at = NowIso8601();
+  if (!read) {
+    report.status = "rejected";
+    report.reason = read.error().ToString();
+    report.counts.accepted = 0;
+  } else if (input.institution->on_record_error == "reject_file" && report.counts.rejected > 0) {
+    report.status = "rejected";
+    report.reason =
+        "rejected as a whole: this institution accepts a file only when every "
+        "record is valid" +
+        MoreErrorsNote(sink.errors_not_kept);
+    report.counts.accepted = 0;
+  } else {
+    report.status = report.counts.accepted == 0 && report.counts.rejected > 0 ? "rejected" : "done";
+    if (sink.errors_not_kept > 0) report.reason = MoreErrorsNote(sink.errors_not_kept);
+  }
+  return report;
+}
+
+Result<BatchReport> BatchProcessor::Reject(const ProcessInput& input, const std::string& reason) {
+  BatchReport report = BaseReport(input);
+  report.status = "rejected";
+  report.reason = reason;
+  report.received_at = NowIso8601();
+  if (database_ == nullptr) {
+    report.dry_run = true;
+    report.finished_at = report.received_at;
+    return report;
+  }
+  auto conn = database_->Connect();
+  if (!conn) return conn.error();
+  auto start = BeginBatch(**conn, input.institution->id, input.sha256, input.display_name,
+                          input.format, input.institution->on_record_error, input.resuming);
+  if (!start) return start.error();
+  report.batch_id = start->batch.id;
+  report.received_at = start->batch.received_at;
+  if (start->kind == BatchStart::Kind::kDuplicate) {
+    report.status = "duplicate";
+    report.duplicate_of = start->original.id;
+    report.reason = "duplicate of batch " + std::to_string(start->original.id) + " (" +
+                    start->original.status + "): " + reason;
+  } else if (start->kind != BatchStart::Kind::kAlreadyFinished) {
+    if (Status s = FinishBatch(**conn, start->batch.id, "rejected", reason, options_.actor); !s) {
+      return s.error();
+    }
+  }
+  report.finished_at = NowIso8601();
+  return report;
+}
+
+Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
+  if (database_ == nullptr) return DryRun(input);
+  auto entry = FindImporter(input.format);
+  if (!entry) return entry.error();
+  const InstitutionConfig& institution = *input.institution;
+  const bool reject_file = institution.on_record_error == "reject_file";
+
+  auto conn_result = database_->Connect();
+  if (!conn_result) return conn_result.error();
+  pqxx::connection& conn = **conn_result;
+
+  // One importer per content at a time, across processes: a second drop of the same bytes
+  // waits here, then finds the first batch finished and becomes a duplicate. The lock is
+  // the session's, so a killed process releases it with its connection.
+  const std::string lock_key = institution.id + ":" + input.sha256;
+  try {
+    pqxx::nontransaction txn(conn);
+    txn.exec_params("SELECT pg_advisory_lock(hashtextextended($1, 0))", lock_key);
+  } catch (const std::exception& e) {
+    return PqError("locking the batch of " + input.display_name, e);
+  }
+
+  auto start = BeginBatch(conn, institution.id, input.sha256, input.display_name, input.format,
+                          institution.on_record_error, input.resuming);
+  if (!start) return start.error();
+  BatchReport report = BaseReport(input);
+  report.batch_id = start->batch.id;
+  report.received_at = start->batch.received_at;
+
+  auto finish_report = [&](int64_t batch_id) -> Result<BatchReport> {
+    auto row = LoadBatch(conn, batch_id);
+    if (!row) return row.error();
+    auto errors = LoadBatchErrors(conn, batch_id);
+    if (!errors) return errors.error();
+    report.status = row->status;
+    report.counts = row->counts;
+    if (report.reason.empty()) report.reason = row->error_message;
+    report.finished_at = NowIso8601();
+    for (StoredRecordError& e : *errors) {
+      (e.warning ? report.warnings : report.errors).push_back(std::move(e.error));
+    }
+    return report;
+  };
+
+  switch (start->kind) {
+    case BatchStart::Kind::kDuplicate: {
+      const BatchRow& original = start->original;
+      report.status = "duplicate";
+      report.duplicate_of = original.id;
+      report.counts = start->batch.counts;
+      report.reason = "duplicate: the same content was received as batch " +
+                      std::to_string(original.id) + " ('" + original.file_name + "', " +
+                      original.received_at + ", " + original.status +
+                      "); nothing was stored again and no email will be sent";
+      report.finished_at = NowIso8601();
+      log_.Info("batch.duplicate", {{"file", input.display_name},
+                                    {"batch", std::to_string(start->batch.id)},
+                                    {"duplicate_of", std::to_string(original.id)}});
+      return report;
+    }
+    case BatchStart::Kind::kAlreadyFinished:
+      log_.Info("batch.already_finished",
+                {{"file", input.display_name}, {"batch", std::to_string(start->batch.id)}});
+      return finish_report(start->batch.id);
+    case BatchStart::Kind::kResume:
+      log_.Info("batch.resume",
+                {{"file", input.display_name},
+                 {"batch", std::to_string(start->batch.id)},
+                 {"records_processed", std::to_string(start->batch.records_processed)}});
+      break;
+    case BatchStart::Kind::kNew:
+      log_.Info("batch.start", {{"file", input.display_name},
+                                {"batch", std::to_string(start->batch.id)},
+                                {"format", input.format}});
+      break;
+  }
+
+  ValidationOptions validation{options_.today, input.format != "pesc"};
+
+  // Pass 1: parse and validate without storing.
+  ProcessOptions first_pass = options_;
+  first_pass.on_accepted = nullptr;
+  ValidatingSink check(institution, validation, reject_file, false, first_pass);
+  Status read = (*entry)->make()->Read({input.path, input.display_name, &institution}, check);
+  if (options_.stop != nullptr && options_.stop->load()) {
+    return MakeError(ErrorCode::kUnavailable, "stopped before the file was stored",
+                     input.display_name);
+  }
+
+  auto reject = [&](const std::string& reason, const std::vector<RecordError>& errors,
+                    const std::vector<RecordError>& warnings,
+                    BatchCounts counts) -> Result<BatchReport> {
+    ChunkWriter writer(conn, start->batch, options_.actor);
+    for (const RecordError& e : errors) {
+      if (Status s = writer.AddError(e, false); !s) return s.error();
+    }
+    for (const RecordError& w : warnings) {
+      if (Status s = writer.AddError(w, true); !s) return s.error();
+    }
+    counts.accepted = 0;
+    BatchCounts already = start->batch.counts;
+    BatchCounts delta{counts.total - already.total, 0, counts.rejected - already.rejected,
+                      counts.duplicates - already.duplicates};
+    if (Status s = writer.Commit(counts.total, delta); !s) return s.error();
+    if (Status s = FinishBatch(conn, start->batch.id, "rejected", reason, options_.actor); !s) {
+      return s.error();
+    }
+    log_.Warn("batch.rejected", {{"file", input.display_name},
+                                 {"batch", std::to_string(start->batch.id)},
+                                 {"reason", reason}});
+    return finish_report(start->batch.id);
+  };
+
+  if (!read) {
+    return reject(read.error().ToString(), check.errors, check.warnings,
+                  BatchCounts{check.counts.total, 0, check.counts.rejected, 0});
+  }
+  if (reject_file && check.counts.rejected > 0) {
+    return reject(
+        "rejected as a whole: this institution accepts a file only when every record "
+        "is valid" +
+            MoreErrorsNote(check.errors_not_kept),
+        check.errors, check.warnings, check.counts);
+  }
+
+  // Pass 2: store. Under reject_file, the whole file is one transaction.
+  StoringSink store(conn, start->batch, institution, validation, options_,
+                    reject_file ? 0 : options_.chunk_size);
+  Status second = (*entry)->make()->Read({input.path, input.display_name, &institution}, store);
+  if (reject_file && store.duplicate_in_file()) {
+    // The store saw a repeated credential that validation alone cannot see; read once more
+    // with duplicate detection in memory to list every problem for the report.
+    store.Abandon();
+    ValidatingSink again(institution, validation, true, true, first_pass);
+    if (Status reread =
+            (*entry)->make()->Read({input.path, input.display_name, &institution}, again);
+        !reread) {
+      return reread.error();
+    }
+    return reject(
+        "rejected as a whole: this institution accepts a file only when every record "
+        "is valid" +
+            MoreErrorsNote(again.errors_not_kept),
+        again.errors, again.warnings, again.counts);
+  }
+  if (Status s = store.Finish(); !s) return s.error();
+  if (!second) return second.error();  // The bytes changed between passes: a bug or tampering.
+  if (options_.stop != nullptr && options_.stop->load()) {
+    return MakeError(ErrorCode::kUnavailable, "stopped; the rest of the file is resumed at start",
+                     input.display_name);
+  }
+
+  auto row = LoadBatch(conn, start->batch.id);
+  if (!row) return row.error();
+  std::string status =
+      row->counts.accepted == 0 && row->counts.duplicates == 0 && row->counts.rejected > 0
+          ? "rejected"
+          : "done";
+  std::string reason = status == "rejected" ? "no record in this file could be accepted" : "";
+  if (Status s = FinishBatch(conn, start->batch.id, status, reason, options_.actor); !s) {
+    return s.error();
+  }
+  log_.Info("batch.finished", {{"file", input.display_name},
+                               {"batch", std::to_string(start->batch.id)},
+                               {"status", status},
+                               {"accepted", std::to_string(row->counts.accepted)},
+                               {"rejected", std::to_string(row->counts.rejected)},
+                               {"duplicates", std::to_string(row->counts.duplicates)}});
+  return finish_report(start->batch.id);
+}
+
+}  // namespace credd

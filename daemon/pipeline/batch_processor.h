@@ -1,0 +1,68 @@
+// Imports one file: finds or starts its batch, reads it with the importer for its format,
+// validates each record, stores accepted ones in chunks (one transaction per chunk), and
+// returns the report. The same code serves the daemon and `credctl import`; without a
+// database (`--dry-run`) it parses and validates only.
+//
+// Two passes over the file: the first parses and validates without storing, so a file
+// that is broken as a whole (malformed XML, a bad zip), or that a reject_file institution
+// must refuse, stores nothing; the second stores. Parsing is cheap next to storing.
+// Thread contract: one BatchProcessor per thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "common/log.h"
+#include "common/result.h"
+#include "daemon/config/config.h"
+#include "daemon/pipeline/report.h"
+#include "daemon/store/database.h"
+#include "importers/record.h"
+
+namespace credd {
+
+struct ProcessOptions {
+  int chunk_size = 500;         // Records per transaction under accept_valid.
+  std::string actor = "credd";  // Who stores, for audit events.
+  std::string today;            // ISO date for "issued_on is in the future"; empty = today (UTC).
+  const std::atomic<bool>* stop = nullptr;  // Set on shutdown: finish the chunk and return.
+  // Called for each accepted record (dry run and stored alike), e.g. to render it.
+  std::function<Status(const CredentialRecord&)> on_accepted;
+};
+
+struct ProcessInput {
+  const InstitutionConfig* institution = nullptr;
+  std::string path;          // The file to read (in processing/ for the daemon).
+  std::string display_name;  // The name staff gave it.
+  std::string format;        // An importer name.
+  std::string sha256;        // Of the content.
+  bool resuming = false;     // Found in processing/ at start: a finished batch is not a duplicate.
+};
+
+class BatchProcessor {
+ public:
+  // `database` may be null: then every run is a dry run.
+  BatchProcessor(Database* database, Logger& log, ProcessOptions options);
+
+  // kUnavailable when the database went away mid-file (the file stays where it is and is
+  // resumed later); kInternal for bugs. A rejected file is a successful run whose report
+  // says "rejected".
+  Result<BatchReport> Process(const ProcessInput& input);
+
+  // Parses and validates only; stores nothing.
+  Result<BatchReport> DryRun(const ProcessInput& input);
+
+  // Records the file as a rejected batch without reading it (unknown or disabled format).
+  Result<BatchReport> Reject(const ProcessInput& input, const std::string& reason);
+
+ private:
+  Database* database_;
+  Logger& log_;
+  ProcessOptions options_;
+};
+
+// Hex SHA-256 of a file's content, read in blocks. kNoInput when it cannot be read.
+Result<std::string> Sha256OfFile(const std::string& path);
+
+}  // namespace credd

@@ -1,0 +1,45 @@
+// The report written beside each file in done/ or rejected/: `<file>.report.txt` for
+// registrar staff (their whole view of what happened) and `<file>.report.json` for scripts
+// (DESIGN.md Interfaces: file, sha256, format, status, records, errors).
+// Thread contract: plain values and pure functions, except WriteReports (files).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "daemon/store/batch_store.h"
+#include "importers/record.h"
+
+namespace credd {
+
+struct BatchReport {
+  std::string file;       // The name staff gave the file (may hold odd characters).
+  std::string stored_as;  // Its name in done/ or rejected/ when that differs.
+  std::string institution_id;
+  std::string sha256;    // Empty for refused non-regular files.
+  std::string format;    // csv, pesc, pdf-manifest, or "" when never identified.
+  std::string status;    // done, rejected, duplicate.
+  std::string reason;    // Why the whole file was rejected, or what it duplicates.
+  int64_t batch_id = 0;  // 0 when no batch was recorded (dry run, refused file).
+  int64_t duplicate_of = 0;
+  bool dry_run = false;
+  std::string received_at;  // ISO 8601 UTC.
+  std::string finished_at;  // ISO 8601 UTC.
+  BatchCounts counts;
+  std::vector<RecordError> errors;
+  std::vector<RecordError> warnings;
+};
+
+nlohmann::json ReportJson(const BatchReport& report);
+std::string ReportText(const BatchReport& report);
+
+// Writes `<dir>/<name>.report.txt` and `.report.json`, each through a temporary file and a
+// rename, so a reader never sees half a report. kIo naming the file on failure.
+Status WriteReports(const BatchReport& report, const std::string& dir, const std::string& name);
+
+// Current time as ISO 8601 UTC ("2026-11-28T19:00:00Z").
+std::string NowIso8601();
+
+}  // namespace credd

@@ -1,0 +1,112 @@
+// Batches and the records they bring: the SQL side of ingestion. A batch is found or created
+// by the SHA-256 of its content; records are written in chunks, one transaction each, that
+// also advance the batch's records_processed, so a crash resumes exactly where the last
+// committed chunk ended. Uniqueness constraints make a retried chunk harmless.
+// Thread contract: a ChunkWriter uses its caller's connection from one thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "importers/record.h"
+
+namespace credd {
+
+struct BatchCounts {
+  int total = 0;       // Records read (accepted + rejected + duplicates).
+  int accepted = 0;    // Stored as a new credential or a new version.
+  int rejected = 0;    // Failed validation or could not be read.
+  int duplicates = 0;  // Identical to the credential already stored: skipped as unchanged.
+
+  BatchCounts& operator+=(const BatchCounts& other);
+};
+
+struct BatchRow {
+  int64_t id = 0;
+  std::string institution_id;
+  std::string sha256;
+  std::string file_name;
+  std::string format;
+  std::string status;       // processing, done, rejected, duplicate.
+  std::string received_at;  // ISO 8601 UTC.
+  int64_t duplicate_of = 0;
+  int records_processed = 0;
+  BatchCounts counts;
+  std::string error_message;  // Why the whole file was rejected.
+};
+
+struct BatchStart {
+  enum class Kind {
+    kNew,              // First time this content is seen: a fresh batch row, status processing.
+    kResume,           // A batch for this content is still processing (a crash): continue it.
+    kDuplicate,        // This content was already imported: a duplicate row was recorded.
+    kAlreadyFinished,  // Resuming a file whose batch had finished: nothing to do again.
+  };
+  Kind kind = Kind::kNew;
+  BatchRow batch;     // The row to work on (for kDuplicate: the new duplicate row).
+  BatchRow original;  // For kDuplicate: the batch first imported with this content.
+};
+
+// Finds or creates the batch for (institution, sha256). Race-safe across processes: the
+// partial unique index decides, and the loser re-reads. `resuming` (the file was found in
+// processing/ after a crash) turns "already imported" into kAlreadyFinished: the crash came
+// after the batch finished but before the file was moved.
+Result<BatchStart> BeginBatch(pqxx::connection& conn, const std::string& institution_id,
+                              const std::string& sha256, const std::string& file_name,
+                              const std::string& format, const std::string& error_policy,
+                              bool resuming);
+
+// What happened to one record handed to a ChunkWriter.
+struct StoreOutcome {
+  enum class Kind { kStored, kUnchanged, kDuplicateInFile };
+  Kind kind = Kind::kStored;
+  int version = 1;        // kStored: the version written.
+  int original_line = 0;  // kDuplicateInFile: the line of the earlier record.
+};
+
+// One transaction's worth of records for a batch. Call Store/AddError for each event, then
+// Commit. Destroying an uncommitted writer rolls its transaction back.
+class ChunkWriter {
+ public:
+  // `actor` names who writes, for the audit events ("credd@host", "credctl").
+  ChunkWriter(pqxx::connection& conn, const BatchRow& batch, std::string actor);
+  ~ChunkWriter();
+  ChunkWriter(const ChunkWriter&) = delete;
+  ChunkWriter& operator=(const ChunkWriter&) = delete;
+
+  // Stores a validated record: upserts the student and emails, and writes a new credential
+  // version unless the active one has the same content.
+  Result<StoreOutcome> Store(const CredentialRecord& record, const std::string& credential_key,
+                             const std::string& content_sha256, const std::string& data_json);
+  // Records a rejected record or a warning in batch_errors.
+  Status AddError(const RecordError& error, bool warning);
+  // Commits the chunk, adding `delta` to the batch's counts and setting records_processed.
+  Status Commit(int records_processed, const BatchCounts& delta);
+
+ private:
+  pqxx::connection& conn_;
+  BatchRow batch_;
+  std::string actor_;
+  std::unique_ptr<pqxx::work> txn_;
+};
+
+// Marks a batch finished (done or rejected), with the file-level reason if any, and writes
+// the batch.<status> audit event.
+Status FinishBatch(pqxx::connection& conn, int64_t batch_id, const std::string& status,
+                   const std::string& error_message, const std::string& actor);
+
+// A stored error or warning of a batch, as the report prints it.
+struct StoredRecordError {
+  RecordError error;
+  bool warning = false;
+};
+
+Result<BatchRow> LoadBatch(pqxx::connection& conn, int64_t batch_id);
+Result<std::vector<StoredRecordError>> LoadBatchErrors(pqxx::connection& conn, int64_t batch_id);
+
+}  // namespace credd
