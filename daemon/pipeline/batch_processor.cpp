@@ -42,8 +42,10 @@ class ValidatingSink : public RecordSink {
     ++counts.total;
     std::vector<RecordError> problems = ValidateRecord(record, institution_, options_);
     if (problems.empty() && find_duplicates_) {
-      std::string key = record.student_id + '\n' + CredentialKey(record);
-      auto [it, inserted] = seen_.emplace(std::move(key), record.line);
+      // A 64-bit hash, not the key itself, keeps a million-row dry run small; a collision
+      // (about one in 10^7 at a million rows) would only misreport a duplicate.
+      uint64_t key = std::hash<std::string>{}(record.student_id + '\n' + CredentialKey(record));
+      auto [it, inserted] = seen_.emplace(key, record.line);
       if (!inserted) {
         problems.push_back({record.line, 0, "student_id",
                             "duplicate of line " + std::to_string(it->second) +
@@ -56,13 +58,6 @@ class ValidatingSink : public RecordSink {
       return !Stopping();
     }
     ++counts.accepted;
-    if (process_.on_accepted) {
-      if (Status s = process_.on_accepted(record); !s) {
-        ++counts.rejected;
-        --counts.accepted;
-        Keep({record.line, 0, "", s.error().ToString()});
-      }
-    }
     return !Stopping();
   }
 
@@ -99,7 +94,7 @@ class ValidatingSink : public RecordSink {
   bool keep_errors_;
   bool find_duplicates_;
   const ProcessOptions& process_;
-  std::unordered_map<std::string, int> seen_;
+  std::unordered_map<uint64_t, int> seen_;  // Key hash -> first line.
 };
 
 // Second pass: validate again and store, one transaction per chunk of events. Events the
@@ -107,6 +102,7 @@ class ValidatingSink : public RecordSink {
 // are deterministic, so event N of the same bytes is the same event.
 class StoringSink : public RecordSink {
  public:
+  // chunk_size 0: the whole file is one transaction (reject_file), flushed in pieces.
   StoringSink(pqxx::connection& conn, const BatchRow& batch, const InstitutionConfig& institution,
               ValidationOptions validation, const ProcessOptions& process, int chunk_size)
       : conn_(conn),
@@ -120,110 +116,86 @@ class StoringSink : public RecordSink {
 
   bool OnRecord(CredentialRecord record) override {
     if (++position_ <= skip_) return true;
-    ++delta_.total;
+    ++total_;
     std::vector<RecordError> problems = ValidateRecord(record, institution_, validation_);
     if (!problems.empty()) {
-      ++delta_.rejected;
-      for (const RecordError& e : problems) {
-        if (!Check(writer_->AddError(e, false))) return false;
-      }
+      ++rejected_;
+      for (const RecordError& e : problems) writer_->AddError(e, false);
       return Advance();
     }
-    std::string key = CredentialKey(record);
-    nlohmann::json data = CredentialData(record);
-    std::string text = data.dump();
-    Result<StoreOutcome> outcome = writer_->Store(record, key, Sha256Hex(text), text);
-    if (!outcome.ok()) {
-      failure_ = outcome.error();
-      return false;
-    }
-    switch (outcome->kind) {
-      case StoreOutcome::Kind::kStored:
-        ++delta_.accepted;
-        if (process_.on_accepted) {
-          if (Status s = process_.on_accepted(record); !s) {
-            failure_ = s.error();
-            return false;
-          }
-        }
-        break;
-      case StoreOutcome::Kind::kUnchanged:
-        ++delta_.duplicates;
-        break;
-      case StoreOutcome::Kind::kDuplicateInFile:
-        ++delta_.rejected;
-        duplicate_in_file_ = true;
-        if (!Check(writer_->AddError(
-                {record.line, 0, "student_id",
-                 "duplicate of line " + std::to_string(outcome->original_line) +
-                     ": the same student and credential appear twice in this file"},
-                false))) {
-          return false;
-        }
-        break;
-    }
+    std::string data = CredentialData(record).dump();
+    writer_->Add(position_, record, CredentialKey(record), Sha256Hex(data), data);
     return Advance();
   }
 
   bool OnError(RecordError error) override {
     if (++position_ <= skip_) return true;
-    ++delta_.total;
-    ++delta_.rejected;
-    if (!Check(writer_->AddError(error, false))) return false;
+    ++total_;
+    ++rejected_;
+    writer_->AddError(error, false);
     return Advance();
   }
 
   void OnWarning(RecordError warning) override {
     if (++position_ <= skip_) return;
-    if (!Check(writer_->AddError(warning, true))) stopped_ = true;
+    writer_->AddError(warning, true);
   }
 
-  // Commits what is pending. Returns the first failure of the run, if any.
+  // Sends and commits what is pending. Under reject_file, a repeated credential (which only
+  // the store can see) rolls the whole file back instead, and duplicate_in_file() says so.
   Status Finish() {
     if (failure_) return *failure_;
-    if (Status s = writer_->Commit(position_, delta_); !s) return s;
-    delta_ = {};
+    auto flushed = writer_->Flush(position_, total_, rejected_);
+    if (!flushed) return flushed.error();
+    Count(*flushed);
+    if (chunk_size_ == 0 && duplicates_in_file_ > 0) {
+      writer_.reset();  // Rolls back everything this file stored.
+      return Status::Ok();
+    }
+    auto committed = writer_->Commit(position_, 0, 0);
+    if (!committed) return committed.error();
     return Status::Ok();
   }
 
-  // Throws the pending chunk away (reject_file found a problem only the store could see).
-  void Abandon() { writer_.reset(); }
-
-  bool duplicate_in_file() const { return duplicate_in_file_; }
-  const BatchCounts& pending() const { return delta_; }
+  int duplicates_in_file() const { return duplicates_in_file_; }
 
  private:
-  bool Check(Status s) {
-    if (!s) failure_ = s.error();
-    return s.ok();
-  }
+  void Count(const ChunkOutcome& outcome) { duplicates_in_file_ += outcome.duplicates_in_file; }
 
   bool Advance() {
-    if (stopped_ || failure_) return false;
-    if (chunk_size_ > 0 && ++in_chunk_ >= chunk_size_) {
-      if (Status s = writer_->Commit(position_, delta_); !s) {
-        failure_ = s.error();
+    if (failure_) return false;
+    ++in_chunk_;
+    // PDFs make records large: a chunk also ends at a byte budget.
+    bool full = writer_->buffered_bytes() >= kChunkBytes ||
+                (chunk_size_ > 0 ? in_chunk_ >= chunk_size_ : in_chunk_ >= kFlushRecords);
+    if (full) {
+      auto outcome = chunk_size_ > 0 ? writer_->Commit(position_, total_, rejected_)
+                                     : writer_->Flush(position_, total_, rejected_);
+      if (!outcome) {
+        failure_ = outcome.error();
         return false;
       }
-      delta_ = {};
-      in_chunk_ = 0;
-      writer_ = std::make_unique<ChunkWriter>(conn_, batch_, process_.actor);
+      Count(*outcome);
+      total_ = rejected_ = in_chunk_ = 0;
     }
     return !(process_.stop != nullptr && process_.stop->load());
   }
+
+  static constexpr size_t kChunkBytes = 16 << 20;
+  static constexpr int kFlushRecords = 500;
 
   pqxx::connection& conn_;
   BatchRow batch_;
   const InstitutionConfig& institution_;
   ValidationOptions validation_;
   const ProcessOptions& process_;
-  int chunk_size_;  // 0 = one transaction for the whole file.
+  int chunk_size_;
   int skip_;
   int position_ = 0;
   int in_chunk_ = 0;
-  bool stopped_ = false;
-  bool duplicate_in_file_ = false;
-  BatchCounts delta_;
+  int total_ = 0;     // Read since the last flush.
+  int rejected_ = 0;  // Rejected by validation since the last flush.
+  int duplicates_in_file_ = 0;
   std::optional<Error> failure_;
   std::unique_ptr<ChunkWriter> writer_;
 };
@@ -425,8 +397,7 @@ Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
   ValidationOptions validation{options_.today, input.format != "pesc"};
 
   // Pass 1: parse and validate without storing.
-  ProcessOptions first_pass = options_;
-  first_pass.on_accepted = nullptr;
+  const ProcessOptions& first_pass = options_;
   ValidatingSink check(institution, validation, reject_file, false, first_pass);
   Status read = (*entry)->make()->Read({input.path, input.display_name, &institution}, check);
   if (options_.stop != nullptr && options_.stop->load()) {
@@ -438,17 +409,12 @@ Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
                     const std::vector<RecordError>& warnings,
                     BatchCounts counts) -> Result<BatchReport> {
     ChunkWriter writer(conn, start->batch, options_.actor);
-    for (const RecordError& e : errors) {
-      if (Status s = writer.AddError(e, false); !s) return s.error();
-    }
-    for (const RecordError& w : warnings) {
-      if (Status s = writer.AddError(w, true); !s) return s.error();
-    }
-    counts.accepted = 0;
-    BatchCounts already = start->batch.counts;
-    BatchCounts delta{counts.total - already.total, 0, counts.rejected - already.rejected,
-                      counts.duplicates - already.duplicates};
-    if (Status s = writer.Commit(counts.total, delta); !s) return s.error();
+    for (const RecordError& e : errors) writer.AddError(e, false);
+    for (const RecordError& w : warnings) writer.AddError(w, true);
+    const BatchCounts& already = start->batch.counts;
+    auto committed = writer.Commit(counts.total, counts.total - already.total,
+                                   counts.rejected - already.rejected);
+    if (!committed) return committed.error();
     if (Status s = FinishBatch(conn, start->batch.id, "rejected", reason, options_.actor); !s) {
       return s.error();
     }
@@ -474,10 +440,10 @@ Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
   StoringSink store(conn, start->batch, institution, validation, options_,
                     reject_file ? 0 : options_.chunk_size);
   Status second = (*entry)->make()->Read({input.path, input.display_name, &institution}, store);
-  if (reject_file && store.duplicate_in_file()) {
-    // The store saw a repeated credential that validation alone cannot see; read once more
-    // with duplicate detection in memory to list every problem for the report.
-    store.Abandon();
+  if (Status s = store.Finish(); !s) return s.error();
+  if (reject_file && store.duplicates_in_file() > 0) {
+    // The store saw a repeated credential that validation alone cannot see, and rolled the
+    // file back; read once more with duplicate detection in memory to list every problem.
     ValidatingSink again(institution, validation, true, true, first_pass);
     if (Status reread =
             (*entry)->make()->Read({input.path, input.display_name, &institution}, again);
@@ -490,7 +456,6 @@ Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
             MoreErrorsNote(again.errors_not_kept),
         again.errors, again.warnings, again.counts);
   }
-  if (Status s = store.Finish(); !s) return s.error();
   if (!second) return second.error();  // The bytes changed between passes: a bug or tampering.
   if (options_.stop != nullptr && options_.stop->load()) {
     return MakeError(ErrorCode::kUnavailable, "stopped; the rest of the file is resumed at start",

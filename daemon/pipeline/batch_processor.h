@@ -10,7 +10,6 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <string>
 
 #include "common/log.h"
@@ -27,8 +26,6 @@ struct ProcessOptions {
   std::string actor = "credd";  // Who stores, for audit events.
   std::string today;            // ISO date for "issued_on is in the future"; empty = today (UTC).
   const std::atomic<bool>* stop = nullptr;  // Set on shutdown: finish the chunk and return.
-  // Called for each accepted record (dry run and stored alike), e.g. to render it.
-  std::function<Status(const CredentialRecord&)> on_accepted;
 };
 
 struct ProcessInput {

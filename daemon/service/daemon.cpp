@@ -44,7 +44,7 @@ Daemon::Daemon(boost::asio::io_context& io, Config config, ConfigLoader loader, 
       signals_(io, SIGTERM, SIGINT, SIGHUP),
       health_timer_(io),
       watchdog_timer_(io),
-      intake_(database, log, ProcessOptions{options.chunk_size, "credd", "", &stop_, nullptr}),
+      intake_(database, log, ProcessOptions{options.chunk_size, "credd", "", &stop_}),
       watcher_(io, log,
                [this](const std::string& institution_id, const std::string& name) {
                  OnFileReady(institution_id, name);

@@ -1,5 +1,7 @@
 #include "daemon/store/batch_store.h"
 
+#include <openssl/evp.h>
+
 #include "daemon/store/database.h"
 
 namespace credd {
@@ -32,51 +34,15 @@ constexpr const char* kInsertAudit =
     "INSERT INTO audit_events (actor, institution_id, event, subject, details) "
     "VALUES ($1, $2, $3, $4, $5::jsonb)";
 
-// Prepared statements of the per-record path, which runs a million times for a big file.
-constexpr const char* kUpsertStudentName = "credd_upsert_student";
-constexpr const char* kUpsertStudent =
-    "INSERT INTO students (institution_id, student_id, family_name, given_names, birth_date, "
-    "preferred_locale) VALUES ($1, $2, $3, $4, NULLIF($5, '')::date, $6) "
-    "ON CONFLICT (institution_id, student_id) DO UPDATE SET family_name = EXCLUDED.family_name, "
-    "given_names = EXCLUDED.given_names, "
-    "birth_date = coalesce(EXCLUDED.birth_date, students.birth_date), "
-    "preferred_locale = EXCLUDED.preferred_locale, updated_at = now() RETURNING id";
-constexpr const char* kAddEmailName = "credd_add_email";
-constexpr const char* kAddEmail =
-    "INSERT INTO student_emails (student, kind, address, is_primary) "
-    "SELECT $1, $2, $3, NOT EXISTS (SELECT 1 FROM student_emails "
-    "WHERE student = $1 AND is_primary) "
-    "ON CONFLICT (student, address) DO NOTHING";
-constexpr const char* kActiveCredentialName = "credd_active_credential";
-constexpr const char* kActiveCredential =
-    "SELECT id, version, content_sha256, batch, source_line FROM credentials "
-    "WHERE student = $1 AND credential_key = $2 AND status = 'active' FOR UPDATE";
-constexpr const char* kMaxVersionName = "credd_max_version";
-constexpr const char* kMaxVersion =
-    "SELECT coalesce(max(version), 0) FROM credentials WHERE student = $1 AND credential_key = $2";
-constexpr const char* kSupersedeName = "credd_supersede";
-constexpr const char* kSupersede =
-    "UPDATE credentials SET status = 'superseded', updated_at = now() WHERE id = $1";
-constexpr const char* kInsertCredentialName = "credd_insert_credential";
-constexpr const char* kInsertCredential =
-    "INSERT INTO credentials (student, batch, kind, credential_key, title, program, issued_on, "
-    "locale, data, content_sha256, version, supersedes, source_document_id, source_pdf, "
-    "source_line) VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, '')::date, $8, $9::jsonb, $10, "
-    "$11, NULLIF($12, 0), $13, $14, $15) RETURNING id";
-constexpr const char* kAuditName = "credd_audit";
-constexpr const char* kInsertErrorName = "credd_batch_error";
-constexpr const char* kInsertError =
-    "INSERT INTO batch_errors (batch, line, col, field, message, severity) "
-    "VALUES ($1, $2, NULLIF($3, 0), $4, $5, $6)";
-constexpr const char* kAdvanceBatch =
-    "UPDATE batches SET total = total + $2, accepted = accepted + $3, rejected = rejected + $4, "
-    "duplicates = duplicates + $5, records_processed = $6 WHERE id = $1";
+constexpr const char* kStoreChunk =
+    "SELECT ordinal, outcome, version FROM credd_store_chunk($1, $2, $3::jsonb, $4::jsonb, $5, "
+    "$6, $7)";
 constexpr const char* kFinishBatch =
     "UPDATE batches SET status = $2, error_message = NULLIF($3, ''), finished_at = now() "
     "WHERE id = $1 RETURNING institution_id, total, accepted, rejected, duplicates";
 constexpr const char* kSelectErrors =
     "SELECT line, coalesce(col, 0), field, message, severity = 'warning' FROM batch_errors "
-    "WHERE batch = $1 ORDER BY id";
+    "WHERE batch = $1 ORDER BY line, id";
 
 BatchRow ReadBatch(const pqxx::row& row) {
   BatchRow b;
@@ -115,16 +81,13 @@ std::string JsonString(const std::string& text) {
   return out + "\"";
 }
 
-void PrepareRecordStatements(pqxx::connection& conn) {
-  // Re-preparing an identical definition on the same connection is a no-op in libpqxx 6.
-  conn.prepare(kUpsertStudentName, kUpsertStudent);
-  conn.prepare(kAddEmailName, kAddEmail);
-  conn.prepare(kActiveCredentialName, kActiveCredential);
-  conn.prepare(kMaxVersionName, kMaxVersion);
-  conn.prepare(kSupersedeName, kSupersede);
-  conn.prepare(kInsertCredentialName, kInsertCredential);
-  conn.prepare(kAuditName, kInsertAudit);
-  conn.prepare(kInsertErrorName, kInsertError);
+std::string Base64(const std::string& bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
 }
 
 }  // namespace
@@ -205,105 +168,82 @@ ChunkWriter::~ChunkWriter() {
   }
 }
 
-Result<StoreOutcome> ChunkWriter::Store(const CredentialRecord& record,
-                                        const std::string& credential_key,
-                                        const std::string& content_sha256,
-                                        const std::string& data_json) {
-  try {
-    if (!txn_) {
-      PrepareRecordStatements(conn_);
-      txn_ = std::make_unique<pqxx::work>(conn_);
-    }
-    pqxx::work& txn = *txn_;
-    int64_t student = txn.exec_prepared1(kUpsertStudentName, batch_.institution_id,
-                                         record.student_id, record.family_name, record.given_names,
-                                         record.birth_date, record.preferred_locale)[0]
-                          .as<int64_t>();
-    if (!record.email.empty()) {
-      txn.exec_prepared(kAddEmailName, student, "institutional", record.email);
-    }
-    if (!record.personal_email.empty()) {
-      txn.exec_prepared(kAddEmailName, student, "personal", record.personal_email);
-    }
-
-    StoreOutcome outcome;
-    int64_t supersedes = 0;
-    pqxx::result active = txn.exec_prepared(kActiveCredentialName, student, credential_key);
-    if (!active.empty()) {
-      const pqxx::row& row = active[0];
-      if (row[3].as<int64_t>() == batch_.id) {
-        outcome.kind = StoreOutcome::Kind::kDuplicateInFile;
-        outcome.original_line = row[4].as<int>();
-        return outcome;
-      }
-      if (row[2].as<std::string>() == content_sha256) {
-        outcome.kind = StoreOutcome::Kind::kUnchanged;
-        outcome.version = row[1].as<int>();
-        return outcome;
-      }
-      supersedes = row[0].as<int64_t>();
-      txn.exec_prepared(kSupersedeName, supersedes);
-    }
-    outcome.version = txn.exec_prepared1(kMaxVersionName, student, credential_key)[0].as<int>() + 1;
-    pqxx::binarystring pdf(record.pdf_bytes.data(), record.pdf_bytes.size());
-    int64_t credential =
-        record.pdf_bytes.empty()
-            ? txn.exec_prepared1(kInsertCredentialName, student, batch_.id, record.credential_type,
-                                 credential_key, record.credential_title, record.program,
-                                 record.issued_on, record.preferred_locale, data_json,
-                                 content_sha256, outcome.version, supersedes,
-                                 record.source_document_id, nullptr, record.line)[0]
-                  .as<int64_t>()
-            : txn.exec_prepared1(kInsertCredentialName, student, batch_.id, record.credential_type,
-                                 credential_key, record.credential_title, record.program,
-                                 record.issued_on, record.preferred_locale, data_json,
-                                 content_sha256, outcome.version, supersedes,
-                                 record.source_document_id, pdf, record.line)[0]
-                  .as<int64_t>();
-    std::string details = "{\"student_id\": " + JsonString(record.student_id) +
-                          ", \"credential_key\": " + JsonString(credential_key) +
-                          ", \"version\": " + std::to_string(outcome.version) +
-                          ", \"batch\": " + std::to_string(batch_.id) +
-                          ", \"line\": " + std::to_string(record.line);
-    if (supersedes != 0) details += ", \"supersedes\": " + std::to_string(supersedes);
-    details += "}";
-    txn.exec_prepared(kAuditName, actor_, batch_.institution_id,
-                      supersedes != 0 ? "credential.superseded" : "credential.created",
-                      "credential:" + std::to_string(credential), details);
-    return outcome;
-  } catch (const std::exception& e) {
-    txn_.reset();
-    return PqError("storing the record at line " + std::to_string(record.line), e);
-  }
+void ChunkWriter::Add(int ordinal, const CredentialRecord& record,
+                      const std::string& credential_key, const std::string& content_sha256,
+                      const std::string& data_json) {
+  std::string item = "{\"ordinal\": " + std::to_string(ordinal) +
+                     ", \"line\": " + std::to_string(record.line) +
+                     ", \"student_id\": " + JsonString(record.student_id) +
+                     ", \"family_name\": " + JsonString(record.family_name) +
+                     ", \"given_names\": " + JsonString(record.given_names) +
+                     ", \"birth_date\": " + JsonString(record.birth_date) +
+                     ", \"email\": " + JsonString(record.email) +
+                     ", \"personal_email\": " + JsonString(record.personal_email) +
+                     ", \"locale\": " + JsonString(record.preferred_locale) +
+                     ", \"kind\": " + JsonString(record.credential_type) +
+                     ", \"key\": " + JsonString(credential_key) +
+                     ", \"title\": " + JsonString(record.credential_title) +
+                     ", \"program\": " + JsonString(record.program) +
+                     ", \"issued_on\": " + JsonString(record.issued_on) +
+                     ", \"content_sha256\": " + JsonString(content_sha256) +
+                     ", \"source_document_id\": " + JsonString(record.source_document_id) +
+                     ", \"data\": " + data_json;
+  if (!record.pdf_bytes.empty()) item += ", \"source_pdf\": \"" + Base64(record.pdf_bytes) + "\"";
+  item += "}";
+  if (!records_.empty()) records_ += ",";
+  buffered_bytes_ += item.size();
+  records_ += std::move(item);
+  ++record_count_;
 }
 
-Status ChunkWriter::AddError(const RecordError& error, bool warning) {
-  try {
-    if (!txn_) {
-      PrepareRecordStatements(conn_);
-      txn_ = std::make_unique<pqxx::work>(conn_);
-    }
-    txn_->exec_prepared(kInsertErrorName, batch_.id, error.line, error.column, error.field,
-                        error.message, warning ? "warning" : "error");
-    return Status::Ok();
-  } catch (const std::exception& e) {
-    txn_.reset();
-    return PqError("recording an error of line " + std::to_string(error.line), e);
-  }
+void ChunkWriter::AddError(const RecordError& error, bool warning) {
+  std::string item =
+      "{\"line\": " + std::to_string(error.line) + ", \"column\": " + std::to_string(error.column) +
+      ", \"field\": " + JsonString(error.field) + ", \"message\": " + JsonString(error.message) +
+      ", \"severity\": \"" + (warning ? "warning" : "error") + "\"}";
+  if (!errors_.empty()) errors_ += ",";
+  buffered_bytes_ += item.size();
+  errors_ += std::move(item);
 }
 
-Status ChunkWriter::Commit(int records_processed, const BatchCounts& delta) {
+Result<ChunkOutcome> ChunkWriter::Flush(int records_processed, int total, int rejected) {
+  ChunkOutcome outcome;
   try {
     if (!txn_) txn_ = std::make_unique<pqxx::work>(conn_);
-    txn_->exec_params(kAdvanceBatch, batch_.id, delta.total, delta.accepted, delta.rejected,
-                      delta.duplicates, records_processed);
+    pqxx::result rows = txn_->exec_params(kStoreChunk, batch_.id, actor_, "[" + records_ + "]",
+                                          "[" + errors_ + "]", records_processed, total, rejected);
+    for (const pqxx::row& row : rows) {
+      std::string kind = row[1].as<std::string>();
+      if (kind == "stored") {
+        ++outcome.stored;
+      } else if (kind == "unchanged") {
+        ++outcome.unchanged;
+      } else {
+        ++outcome.duplicates_in_file;
+      }
+    }
+  } catch (const std::exception& e) {
+    txn_.reset();
+    return PqError("storing a chunk of batch " + std::to_string(batch_.id), e);
+  }
+  records_.clear();
+  errors_.clear();
+  record_count_ = 0;
+  buffered_bytes_ = 0;
+  return outcome;
+}
+
+Result<ChunkOutcome> ChunkWriter::Commit(int records_processed, int total, int rejected) {
+  Result<ChunkOutcome> outcome = Flush(records_processed, total, rejected);
+  if (!outcome) return outcome;
+  try {
     txn_->commit();
     txn_.reset();
-    return Status::Ok();
   } catch (const std::exception& e) {
     txn_.reset();
     return PqError("committing a chunk of batch " + std::to_string(batch_.id), e);
   }
+  return outcome;
 }
 
 Status FinishBatch(pqxx::connection& conn, int64_t batch_id, const std::string& status,

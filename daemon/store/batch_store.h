@@ -61,38 +61,49 @@ Result<BatchStart> BeginBatch(pqxx::connection& conn, const std::string& institu
                               const std::string& format, const std::string& error_policy,
                               bool resuming);
 
-// What happened to one record handed to a ChunkWriter.
-struct StoreOutcome {
-  enum class Kind { kStored, kUnchanged, kDuplicateInFile };
-  Kind kind = Kind::kStored;
-  int version = 1;        // kStored: the version written.
-  int original_line = 0;  // kDuplicateInFile: the line of the earlier record.
+// What one committed (or flushed) chunk did.
+struct ChunkOutcome {
+  int stored = 0;              // New credentials or new versions.
+  int unchanged = 0;           // Same content as the active version: skipped.
+  int duplicates_in_file = 0;  // A second row for a credential this batch already stored.
 };
 
-// One transaction's worth of records for a batch. Call Store/AddError for each event, then
-// Commit. Destroying an uncommitted writer rolls its transaction back.
+// One chunk of records for a batch, sent to the database in one round trip (the
+// credd_store_chunk function) so that a million-row file is not six million round trips.
+// Add/AddError buffer; Flush sends the buffer inside the open transaction; Commit flushes,
+// advances the batch and commits. Destroying an uncommitted writer rolls back.
 class ChunkWriter {
  public:
-  // `actor` names who writes, for the audit events ("credd@host", "credctl").
+  // `actor` names who writes, for the audit events ("credd", "credctl:alice").
   ChunkWriter(pqxx::connection& conn, const BatchRow& batch, std::string actor);
   ~ChunkWriter();
   ChunkWriter(const ChunkWriter&) = delete;
   ChunkWriter& operator=(const ChunkWriter&) = delete;
 
-  // Stores a validated record: upserts the student and emails, and writes a new credential
-  // version unless the active one has the same content.
-  Result<StoreOutcome> Store(const CredentialRecord& record, const std::string& credential_key,
-                             const std::string& content_sha256, const std::string& data_json);
-  // Records a rejected record or a warning in batch_errors.
-  Status AddError(const RecordError& error, bool warning);
-  // Commits the chunk, adding `delta` to the batch's counts and setting records_processed.
-  Status Commit(int records_processed, const BatchCounts& delta);
+  // Buffers a validated record with its identity (see daemon/pipeline/record_identity.h).
+  void Add(int ordinal, const CredentialRecord& record, const std::string& credential_key,
+           const std::string& content_sha256, const std::string& data_json);
+  // Buffers a rejected record or a warning for batch_errors.
+  void AddError(const RecordError& error, bool warning);
+  // Bytes buffered so far: callers flush early when PDFs make records large.
+  size_t buffered_bytes() const { return buffered_bytes_; }
+  size_t buffered_records() const { return record_count_; }
+
+  // Sends what is buffered, within the transaction. `total` and `rejected` are the counts of
+  // records read and rejected by validation since the last flush.
+  Result<ChunkOutcome> Flush(int records_processed, int total, int rejected);
+  // Flushes and commits.
+  Result<ChunkOutcome> Commit(int records_processed, int total, int rejected);
 
  private:
   pqxx::connection& conn_;
   BatchRow batch_;
   std::string actor_;
   std::unique_ptr<pqxx::work> txn_;
+  std::string records_;  // JSON array elements, comma-separated.
+  std::string errors_;
+  size_t record_count_ = 0;
+  size_t buffered_bytes_ = 0;
 };
 
 // Marks a batch finished (done or rejected), with the file-level reason if any, and writes
