@@ -131,6 +131,10 @@ class HostileInputTest(harness.TestCase):
 
     def test_every_hostile_input_is_rejected_and_the_daemon_keeps_running(self):
         incoming = self.site.folder(INST, "incoming")
+        # Never ready: still being written, or hidden.
+        for name in ("pending.csv.part", "pending.csv.tmp", ".hidden.csv"):
+            with open(os.path.join(incoming, name), "w") as f:
+                f.write(HEADER + csv_row(5))
         os.symlink(self.outside, os.path.join(incoming, "link.csv"))
         os.mkfifo(os.path.join(incoming, "pipe.csv"))
         os.link(self.outside, os.path.join(incoming, "hardlink.csv"))
@@ -172,9 +176,43 @@ class HostileInputTest(harness.TestCase):
             with open(report, encoding="utf-8", errors="replace") as f:
                 self.assertNotIn("root:x:", f.read())
         self.assertTrue(self.site.daemon.alive())
+        self.assertEqual(sorted(os.listdir(incoming)), [".hidden.csv", "pending.csv.part", "pending.csv.tmp"])
         # And it still imports good files afterwards.
         self.site.drop(INST, "after.csv", HEADER + csv_row(9))
         self.assertEqual(self.site.report(INST, "after.csv")[1]["records"]["accepted"], 1)
+
+
+class PdfManifestTest(harness.TestCase):
+    def test_zip_of_third_party_pdfs_is_stored_byte_for_byte(self):
+        site = Installation(self)
+        site.start()
+        pdfs = sorted(glob.glob(os.path.join(CORPUS, "pdf", "canpesc-cdl", "*.pdf")))
+        self.assertEqual(len(pdfs), 10)
+        manifest = ("file,student_id,family_name,given_names,email,personal_email,preferred_locale,"
+                    "credential_type,credential_title,issued_on\n")
+        for i, pdf in enumerate(pdfs, start=1):
+            locale = "fr" if "fr-CA" in pdf else "en"
+            manifest += (f"{os.path.basename(pdf)},P{i:04d},Family{i},Given{i},p{i}@college.example,,"
+                         f"{locale},transcript,Official Transcript,2023-05-01\n")
+        manifest += "missing.pdf,P0099,Family99,Given99,p99@college.example,,en,diploma,Diploma,2023-05-01\n"
+        zip_path = os.path.join(site.dir, "rendered.zip")
+        with zipfile.ZipFile(zip_path, "w") as z:
+            z.writestr("manifest.csv", manifest)
+            for pdf in pdfs:
+                z.write(pdf, os.path.basename(pdf))
+        site.drop_file(INST, zip_path)
+        state, report = site.report(INST, "rendered.zip")
+        self.assertEqual(state, "done", report)
+        self.assertEqual(report["format"], "pdf-manifest")
+        self.assertEqual(report["records"], {"total": 11, "accepted": 10, "rejected": 1, "duplicates": 0})
+        self.assertEqual([(e["line"], e["field"]) for e in report["errors"]], [(12, "file")])
+        import hashlib
+        for i, pdf in enumerate(pdfs, start=1):
+            with open(pdf, "rb") as f:
+                expected = hashlib.sha256(f.read()).hexdigest()
+            stored = site.sql("SELECT encode(sha256(c.source_pdf), 'hex') FROM credentials c JOIN students s "
+                              f"ON s.id = c.student WHERE s.student_id = 'P{i:04d}'")
+            self.assertEqual(stored, expected, pdf)
 
 
 class PescCorpusTest(harness.TestCase):
@@ -237,10 +275,12 @@ class CrashTest(harness.TestCase):
         kills = 0
         stored_at_kill = []
         while kills < 5:
-            # Kill once some, but not all, chunks are committed.
-            harness.wait_for(lambda: "event=intake.claimed" in daemon.log() or
-                             "event=intake.resume" in daemon.log(), 60)
-            time.sleep(rng.uniform(0.2, 1.5))
+            # Kill once this run has committed at least one more chunk, at a random moment
+            # after that: some, but not all, of the file is stored.
+            before = stored_at_kill[-1] if stored_at_kill else 0
+            harness.wait_for(lambda: site.count("SELECT count(*) FROM credentials") > before or
+                             not daemon.alive(), 60, interval=0.02, what="a committed chunk")
+            time.sleep(rng.uniform(0, 0.15))
             if not os.listdir(site.folder(INST, "processing")):
                 break  # Finished before we could kill it.
             daemon.signal(signal.SIGKILL)
