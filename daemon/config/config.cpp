@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -138,6 +139,14 @@ std::string CheckListenAddress(const std::string& listen) {
 // Walks one YAML mapping: typed getters that record problems instead of throwing, and
 // Finish(), which reports every key nobody asked for. Unknown keys are errors because a
 // misspelt key silently falling back to its default is the worst kind of config bug.
+bool IsHexColor(const std::string& text) {
+  if (text.size() != 7 || text[0] != '#') return false;
+  for (std::size_t i = 1; i < text.size(); ++i) {
+    if (!std::isxdigit(static_cast<unsigned char>(text[i]))) return false;
+  }
+  return true;
+}
+
 class MapReader {
  public:
   enum class Need { kOptional, kRequired };
@@ -458,6 +467,26 @@ void ReadInstitution(MapReader& reader, InstitutionConfig* institution) {
 
   reader.Enum("on_record_error", &institution->on_record_error, kRecordErrorPolicies);
   reader.Map("csv", [&](MapReader& csv) { ReadCsv(csv, &institution->csv); });
+
+  reader.String("logo", &institution->logo);
+  if (reader.String("primary_color", &institution->primary_color) &&
+      !IsHexColor(institution->primary_color)) {
+    reader.Problem("primary_color",
+                   "must be a colour like #1f3a5f, got '" + institution->primary_color + "'");
+  }
+  if (reader.String("verification_url", &institution->verification_url) &&
+      institution->verification_url.find("{document_id}") == std::string::npos) {
+    reader.Problem("verification_url", "must contain {document_id}");
+  }
+  reader.List("signatories", MapReader::Need::kOptional, [&](MapReader& item, std::size_t) {
+    InstitutionConfig::Signatory signatory;
+    item.String("name", &signatory.name, MapReader::Need::kRequired);
+    item.String("title_en", &signatory.title_en);
+    item.String("title_fr", &signatory.title_fr);
+    institution->signatories.push_back(std::move(signatory));
+  });
+  reader.StringList("grading_legend_en", &institution->grading_legend_en);
+  reader.StringList("grading_legend_fr", &institution->grading_legend_fr);
 }
 
 void ReadRoot(MapReader& root, Config* config) {
@@ -482,12 +511,23 @@ void ReadRoot(MapReader& root, Config* config) {
   if (root.Enum("log_level", &level, kLogLevels)) ParseLogLevel(level, &config->log_level);
 
   root.Map("mail", [&](MapReader& reader) { ReadMail(reader, &config->mail); });
+  root.String("templates_dir", &config->templates_dir);
 
   root.Map("signing", [&](MapReader& reader) {
     reader.String("key", &config->signing.key);
     reader.String("certificate", &config->signing.certificate);
     if (config->signing.key.empty() && !config->signing.certificate.empty()) {
       reader.Problem("key", "required when signing.certificate is set");
+    }
+    if (!config->signing.key.empty() && config->signing.certificate.empty()) {
+      reader.Problem("certificate", "required when signing.key is set");
+    }
+    reader.Secret("passphrase", &config->signing.passphrase);
+    reader.Secret("pin", &config->signing.pin);
+    if (reader.String("tsa_url", &config->signing.tsa_url) &&
+        !config->signing.tsa_url.starts_with("http://") &&
+        !config->signing.tsa_url.starts_with("https://")) {
+      reader.Problem("tsa_url", "must start with http:// or https://");
     }
   });
 
@@ -543,8 +583,12 @@ void ResolvePaths(const std::string& base_dir, Config* config) {
   if (!config->signing.key.starts_with("pkcs11:")) ResolvePath(base, &config->signing.key);
   ResolvePath(base, &config->signing.certificate);
   ResolvePath(base, &config->http.admin_token.file);
+  ResolvePath(base, &config->signing.passphrase.file);
+  ResolvePath(base, &config->templates_dir);
+  ResolvePath(base, &config->signing.pin.file);
   for (InstitutionConfig& institution : config->institutions) {
     ResolvePath(base, &institution.drop_dir);
+    ResolvePath(base, &institution.logo);
   }
 }
 
@@ -795,7 +839,13 @@ bool CheckEnvironment(const Config& config, std::vector<ConfigProblem>* problems
     CheckReadableFile("signing.key", config.signing.key, problems);
   }
   CheckReadableFile("signing.certificate", config.signing.certificate, problems);
+  CheckSecret("signing.passphrase", config.signing.passphrase, problems);
+  CheckSecret("signing.pin", config.signing.pin, problems);
   CheckSecret("http.admin_token", config.http.admin_token, problems);
+  for (std::size_t i = 0; i < config.institutions.size(); ++i) {
+    CheckReadableFile("institutions[" + std::to_string(i) + "].logo", config.institutions[i].logo,
+                      problems);
+  }
 
   return problems->size() == before;
 }

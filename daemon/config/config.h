@@ -67,8 +67,11 @@ struct MailConfig {
 };
 
 struct SigningConfig {
-  std::string key;          // PEM/PKCS#12 key file or pkcs11: URI.
-  std::string certificate;  // PEM certificate (chain) matching key.
+  std::string key;          // PEM/PKCS#12 key file or pkcs11: URI; empty = documents unsigned.
+  std::string certificate;  // PEM certificate (leaf first, then the chain) matching key.
+  SecretSource passphrase;  // For an encrypted key file or PKCS#12 bundle (passphrase_file/_env).
+  SecretSource pin;         // PKCS#11 user PIN (pin_file / pin_env).
+  std::string tsa_url;      // RFC 3161 timestamp authority (http/https); empty = PAdES B-B only.
 };
 
 struct HttpConfig {
@@ -91,6 +94,20 @@ struct InstitutionConfig {
   std::vector<std::string> formats = {"csv", "pesc", "pdf-manifest"};  // Accepted inputs.
   std::string on_record_error = "accept_valid";                        // Or "reject_file".
   CsvConfig csv;  // CSV dialect and column mapping.
+
+  // What the documents show (templates/ holds the layouts; these are the institution's).
+  struct Signatory {
+    std::string name;      // "Dr. Jane Smith".
+    std::string title_en;  // "Registrar".
+    std::string title_fr;  // "Registraire".
+  };
+  std::string logo;                       // PNG file drawn in the header; empty = none.
+  std::string primary_color = "#1f3a5f";  // Headings and rules, #rrggbb.
+  std::string verification_url =          // Printed on every document.
+      "https://credentials.example.edu/verify/{document_id}";
+  std::vector<Signatory> signatories;          // Signature lines on diplomas.
+  std::vector<std::string> grading_legend_en;  // One line per grade on transcripts.
+  std::vector<std::string> grading_legend_fr;
 };
 
 struct Config {
@@ -102,7 +119,8 @@ struct Config {
   LogLevel log_level = LogLevel::kInfo;  // Minimum level logged ("log_level").
   MailConfig mail;                       // Outgoing mail.
   SigningConfig signing;                 // Document signing key.
-  HttpConfig http;                       // HTTP endpoints.
+  std::string templates_dir;  // Document layouts; empty = the templates installed with credd.
+  HttpConfig http;            // HTTP endpoints.
   std::vector<InstitutionConfig> institutions;  // At least one.
 
   // The institution's drop folder (drop_dir, or drop_root/<id>).
