@@ -326,9 +326,15 @@ TEST_F(MigrationsTest, OneActiveDocumentAndOnePrimaryEmail) {
       "INSERT INTO credentials (student, batch, kind, credential_key, title, content_sha256) "
       "SELECT id, " +
       std::to_string(batch) + ", 'transcript', 't', 'T', '" + Hex64('1') + "' FROM students");
+  // Documents name a known signing key.
+  Exec(
+      "INSERT INTO signing_keys (key_id, certificates_pem, subject, not_before, not_after) "
+      "VALUES ('" +
+      Hex64('b') + "', 'PEM', 'CN=test', now(), now() + interval '1 year')");
   const std::string document =
       "INSERT INTO documents (credential, version, sha256, pdf, key_id) "
-      "SELECT id, %V, '%S', '\\x25504446'::bytea, 'k1' FROM credentials";
+      "SELECT id, %V, '%S', '\\x25504446'::bytea, '" +
+      Hex64('b') + "' FROM credentials";
   auto doc = [&](int version, char sha) {
     std::string sql = document;
     sql.replace(sql.find("%V"), 2, std::to_string(version));

@@ -1,0 +1,294 @@
+#include "daemon/store/document_store.h"
+
+#include "daemon/store/database.h"
+
+namespace credd {
+namespace {
+
+constexpr const char* kPendingCredentials =
+    "SELECT c.id, s.institution_id, s.student_id, c.kind, c.credential_key, c.locale, "
+    "c.data::text, coalesce(c.source_pdf, ''::bytea), b.file_name || ':' || c.source_line, "
+    "s.id FROM credentials c JOIN students s ON s.id = c.student "
+    "JOIN batches b ON b.id = c.batch "
+    "WHERE s.institution_id = $1 AND c.status = 'active' "
+    "AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.credential = c.id) "
+    "ORDER BY c.id LIMIT $2";
+constexpr const char* kCredentialById =
+    "SELECT c.id, s.institution_id, s.student_id, c.kind, c.credential_key, c.locale, "
+    "c.data::text, coalesce(c.source_pdf, ''::bytea), b.file_name || ':' || c.source_line, "
+    "s.id FROM credentials c JOIN students s ON s.id = c.student "
+    "JOIN batches b ON b.id = c.batch WHERE c.id = $1";
+// The active document of this credential or of any earlier version of it.
+constexpr const char* kSupersedePrevious =
+    "UPDATE documents d SET status = 'superseded', updated_at = now() "
+    "FROM credentials c, credentials mine "
+    "WHERE mine.id = $1 AND c.student = mine.student AND c.credential_key = mine.credential_key "
+    "AND d.credential = c.id AND d.status = 'active' RETURNING d.id";
+constexpr const char* kInsertDocument =
+    "INSERT INTO documents (public_id, credential, version, supersedes, status, sha256, pdf, "
+    "key_id, issued_at, locale) "
+    "SELECT $1::uuid, $2, coalesce(max(version), 0) + 1, NULLIF($3, 0), 'active', $4, $5, $6, "
+    "$7::timestamptz, $8 FROM documents WHERE credential = $2 RETURNING id";
+constexpr const char* kInsertAudit =
+    "INSERT INTO audit_events (actor, institution_id, event, subject, details) "
+    "SELECT $1, s.institution_id, $2, $3, $4::jsonb FROM credentials c "
+    "JOIN students s ON s.id = c.student WHERE c.id = $5";
+constexpr const char* kDocumentColumns =
+    "d.id, d.public_id::text, d.credential, d.status, coalesce(d.revoked_reason, ''), d.sha256, "
+    "d.key_id, to_char(d.issued_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "s.institution_id, s.student_id, c.kind, c.title, d.locale";
+const std::string kDocumentFrom =
+    " FROM documents d JOIN credentials c ON c.id = d.credential "
+    "JOIN students s ON s.id = c.student ";
+constexpr const char* kRevoke =
+    "UPDATE documents SET status = 'revoked', revoked_reason = $2, revoked_at = now(), "
+    "updated_at = now() WHERE id = $1 AND status <> 'revoked' RETURNING credential";
+constexpr const char* kKeyColumns =
+    "key_id, certificates_pem, subject, key_reference, "
+    "to_char(not_before AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "to_char(not_after AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), status, "
+    "to_char(added_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "coalesce(to_char(retired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')";
+
+std::string JsonQuote(const std::string& text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+PendingCredential ReadPending(const pqxx::row& row) {
+  PendingCredential p;
+  p.id = row[0].as<int64_t>();
+  p.institution_id = row[1].as<std::string>();
+  p.student_id = row[2].as<std::string>();
+  p.kind = row[3].as<std::string>();
+  p.credential_key = row[4].as<std::string>();
+  p.locale = row[5].as<std::string>();
+  p.data_json = row[6].as<std::string>();
+  pqxx::binarystring pdf(row[7]);
+  p.source_pdf = pdf.str();
+  p.source_ref = row[8].as<std::string>();
+  p.student = row[9].as<int64_t>();
+  return p;
+}
+
+DocumentRow ReadDocument(const pqxx::row& row) {
+  DocumentRow d;
+  d.id = row[0].as<int64_t>();
+  d.public_id = row[1].as<std::string>();
+  d.credential = row[2].as<int64_t>();
+  d.status = row[3].as<std::string>();
+  d.revoked_reason = row[4].as<std::string>();
+  d.sha256 = row[5].as<std::string>();
+  d.key_id = row[6].as<std::string>();
+  d.issued_at = row[7].as<std::string>();
+  d.institution_id = row[8].as<std::string>();
+  d.student_id = row[9].as<std::string>();
+  d.kind = row[10].as<std::string>();
+  d.title = row[11].as<std::string>();
+  d.locale = row[12].as<std::string>();
+  return d;
+}
+
+bool IsNumber(const std::string& text) {
+  if (text.empty() || text.size() > 18) return false;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::vector<PendingCredential>> LoadPendingCredentials(pqxx::connection& conn,
+                                                              const std::string& institution_id,
+                                                              int limit) {
+  try {
+    pqxx::read_transaction txn(conn);
+    std::vector<PendingCredential> pending;
+    for (const pqxx::row& row : txn.exec_params(kPendingCredentials, institution_id, limit)) {
+      pending.push_back(ReadPending(row));
+    }
+    return pending;
+  } catch (const std::exception& e) {
+    return PqError("finding credentials without documents", e);
+  }
+}
+
+Result<PendingCredential> LoadCredential(pqxx::connection& conn, int64_t credential_id) {
+  try {
+    pqxx::read_transaction txn(conn);
+    pqxx::result r = txn.exec_params(kCredentialById, credential_id);
+    if (r.empty()) {
+      return MakeError(ErrorCode::kNoInput, "no such credential",
+                       "credential " + std::to_string(credential_id));
+    }
+    return ReadPending(r[0]);
+  } catch (const std::exception& e) {
+    return PqError("reading credential " + std::to_string(credential_id), e);
+  }
+}
+
+Result<int64_t> StoreDocument(pqxx::connection& conn, const NewDocument& document,
+                              const std::string& actor) {
+  try {
+    pqxx::work txn(conn);
+    int64_t supersedes = 0;
+    for (const pqxx::row& row : txn.exec_params(kSupersedePrevious, document.credential)) {
+      supersedes = row[0].as<int64_t>();
+    }
+    pqxx::binarystring pdf(document.pdf.data(), document.pdf.size());
+    int64_t id = txn.exec_params1(kInsertDocument, document.public_id, document.credential,
+                                  supersedes, document.sha256, pdf, document.key_id,
+                                  document.issued_at, document.locale)[0]
+                     .as<int64_t>();
+    std::string details = "{\"document\": " + JsonQuote(document.public_id) + ", \"sha256\": \"" +
+                          document.sha256 + "\", \"key_id\": \"" + document.key_id + "\"";
+    if (supersedes != 0) details += ", \"supersedes\": " + std::to_string(supersedes);
+    details += "}";
+    txn.exec_params(kInsertAudit, actor, "document.issued", "document:" + std::to_string(id),
+                    details, document.credential);
+    txn.commit();
+    return id;
+  } catch (const std::exception& e) {
+    return PqError("storing the document of credential " + std::to_string(document.credential), e);
+  }
+}
+
+Result<DocumentRow> FindDocument(pqxx::connection& conn, const std::string& id) {
+  try {
+    pqxx::read_transaction txn(conn);
+    std::string where = IsNumber(id) ? "WHERE d.id = $1::bigint" : "WHERE d.public_id::text = $1";
+    pqxx::result r =
+        txn.exec_params(std::string("SELECT ") + kDocumentColumns + kDocumentFrom + where, id);
+    if (r.empty()) return MakeError(ErrorCode::kNoInput, "no such document", "document " + id);
+    return ReadDocument(r[0]);
+  } catch (const std::exception& e) {
+    return PqError("finding document " + id, e);
+  }
+}
+
+Result<std::optional<DocumentRow>> FindDocumentBySha256(pqxx::connection& conn,
+                                                        const std::string& sha256) {
+  try {
+    pqxx::read_transaction txn(conn);
+    pqxx::result r = txn.exec_params(
+        std::string("SELECT ") + kDocumentColumns + kDocumentFrom + "WHERE d.sha256 = $1", sha256);
+    if (r.empty()) return std::optional<DocumentRow>();
+    return std::optional<DocumentRow>(ReadDocument(r[0]));
+  } catch (const std::exception& e) {
+    return PqError("finding the document with SHA-256 " + sha256, e);
+  }
+}
+
+Result<std::string> LoadDocumentPdf(pqxx::connection& conn, int64_t document_id) {
+  try {
+    pqxx::read_transaction txn(conn);
+    pqxx::result r = txn.exec_params("SELECT pdf FROM documents WHERE id = $1", document_id);
+    if (r.empty()) {
+      return MakeError(ErrorCode::kNoInput, "no such document",
+                       "document " + std::to_string(document_id));
+    }
+    return pqxx::binarystring(r[0][0]).str();
+  } catch (const std::exception& e) {
+    return PqError("reading document " + std::to_string(document_id), e);
+  }
+}
+
+Status RevokeDocument(pqxx::connection& conn, int64_t document_id, const std::string& reason,
+                      const std::string& actor) {
+  try {
+    pqxx::work txn(conn);
+    pqxx::result r = txn.exec_params(kRevoke, document_id, reason);
+    if (r.empty()) {
+      return MakeError(ErrorCode::kData, "already revoked, or no such document",
+                       "document " + std::to_string(document_id));
+    }
+    txn.exec_params(kInsertAudit, actor, "document.revoked",
+                    "document:" + std::to_string(document_id),
+                    "{\"reason\": " + JsonQuote(reason) + "}", r[0][0].as<int64_t>());
+    txn.commit();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return PqError("revoking document " + std::to_string(document_id), e);
+  }
+}
+
+Status RegisterSigningKey(pqxx::connection& conn, const SigningKeyRow& key, bool make_active,
+                          const std::string& actor) {
+  try {
+    pqxx::work txn(conn);
+    pqxx::result existing =
+        txn.exec_params("SELECT status FROM signing_keys WHERE key_id = $1 FOR UPDATE", key.key_id);
+    bool already_active = !existing.empty() && existing[0][0].as<std::string>() == "active";
+    if (make_active && !already_active) {
+      txn.exec_params(
+          "UPDATE signing_keys SET status = 'retired', retired_at = now() "
+          "WHERE status = 'active' AND key_id <> $1",
+          key.key_id);
+    }
+    if (existing.empty()) {
+      txn.exec_params(
+          "INSERT INTO signing_keys (key_id, certificates_pem, subject, key_reference, "
+          "not_before, not_after, status) VALUES ($1, $2, $3, $4, $5::timestamptz, "
+          "$6::timestamptz, $7)",
+          key.key_id, key.certificates_pem, key.subject, key.key_reference, key.not_before,
+          key.not_after, make_active ? "active" : "retired");
+    } else {
+      txn.exec_params(
+          "UPDATE signing_keys SET key_reference = $2, "
+          "status = CASE WHEN $3 THEN 'active' ELSE status END, "
+          "retired_at = CASE WHEN $3 THEN NULL ELSE retired_at END WHERE key_id = $1",
+          key.key_id, key.key_reference, make_active);
+    }
+    if (existing.empty() || (make_active && !already_active)) {
+      txn.exec_params(
+          "INSERT INTO audit_events (actor, event, subject, details) VALUES ($1, $2, $3, "
+          "$4::jsonb)",
+          actor, make_active ? "key.activated" : "key.added", "key:" + key.key_id,
+          "{\"subject\": " + JsonQuote(key.subject) + "}");
+    }
+    txn.commit();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return PqError("registering signing key " + key.key_id, e);
+  }
+}
+
+Result<std::vector<SigningKeyRow>> ListSigningKeys(pqxx::connection& conn) {
+  try {
+    pqxx::read_transaction txn(conn);
+    std::vector<SigningKeyRow> keys;
+    for (const pqxx::row& row : txn.exec(std::string("SELECT ") + kKeyColumns +
+                                         " FROM signing_keys ORDER BY added_at, key_id")) {
+      SigningKeyRow k;
+      k.key_id = row[0].as<std::string>();
+      k.certificates_pem = row[1].as<std::string>();
+      k.subject = row[2].as<std::string>();
+      k.key_reference = row[3].as<std::string>();
+      k.not_before = row[4].as<std::string>();
+      k.not_after = row[5].as<std::string>();
+      k.status = row[6].as<std::string>();
+      k.added_at = row[7].as<std::string>();
+      k.retired_at = row[8].as<std::string>();
+      keys.push_back(std::move(k));
+    }
+    return keys;
+  } catch (const std::exception& e) {
+    return PqError("listing signing keys", e);
+  }
+}
+
+}  // namespace credd

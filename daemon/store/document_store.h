@@ -1,0 +1,96 @@
+// Documents (signed PDFs) and signing keys: the SQL side of issuing, verifying, revoking
+// and exporting. A document is never altered once stored; only its status changes.
+// Thread contract: functions use the caller's connection.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace credd {
+
+// An active credential that has no document yet.
+struct PendingCredential {
+  int64_t id = 0;
+  std::string institution_id;
+  std::string student_id;
+  std::string kind;
+  std::string credential_key;
+  std::string locale;
+  std::string data_json;   // credentials.data: what the document shows.
+  std::string source_pdf;  // pdf-manifest: the institution's PDF; empty otherwise.
+  std::string source_ref;  // "<file>:<line>" of the record, for messages.
+  int64_t student = 0;
+};
+
+Result<std::vector<PendingCredential>> LoadPendingCredentials(pqxx::connection& conn,
+                                                              const std::string& institution_id,
+                                                              int limit);
+// The credential behind a document (for reissue).
+Result<PendingCredential> LoadCredential(pqxx::connection& conn, int64_t credential_id);
+
+struct NewDocument {
+  std::string public_id;  // UUID printed on the PDF.
+  int64_t credential = 0;
+  std::string locale;
+  std::string sha256;  // Of pdf.
+  std::string pdf;     // Signed bytes.
+  std::string key_id;
+  std::string issued_at;  // ISO 8601 UTC.
+};
+
+// Stores a document for its credential in one transaction: the credential's (or, for a new
+// credential version, its predecessors') active document becomes superseded and is named
+// in `supersedes`; an audit event records it. Returns the new row id.
+Result<int64_t> StoreDocument(pqxx::connection& conn, const NewDocument& document,
+                              const std::string& actor);
+
+struct DocumentRow {
+  int64_t id = 0;
+  std::string public_id;
+  int64_t credential = 0;
+  std::string status;  // active, superseded, revoked.
+  std::string revoked_reason;
+  std::string sha256;
+  std::string key_id;
+  std::string issued_at;
+  std::string institution_id;
+  std::string student_id;
+  std::string kind;
+  std::string title;
+  std::string locale;
+};
+
+// By numeric id or public UUID; kNoInput when there is none.
+Result<DocumentRow> FindDocument(pqxx::connection& conn, const std::string& id);
+// By the SHA-256 of the signed PDF; nothing when unknown.
+Result<std::optional<DocumentRow>> FindDocumentBySha256(pqxx::connection& conn,
+                                                        const std::string& sha256);
+Result<std::string> LoadDocumentPdf(pqxx::connection& conn, int64_t document_id);
+// Revokes an active or superseded document, with an audit event. kData when already revoked.
+Status RevokeDocument(pqxx::connection& conn, int64_t document_id, const std::string& reason,
+                      const std::string& actor);
+
+struct SigningKeyRow {
+  std::string key_id;
+  std::string certificates_pem;
+  std::string subject;
+  std::string key_reference;
+  std::string not_before;
+  std::string not_after;
+  std::string status;  // active, retired.
+  std::string added_at;
+  std::string retired_at;
+};
+
+// Registers a key (or refreshes its reference). make_active retires the previously active
+// key in the same transaction. Audit-logged when anything changes.
+Status RegisterSigningKey(pqxx::connection& conn, const SigningKeyRow& key, bool make_active,
+                          const std::string& actor);
+Result<std::vector<SigningKeyRow>> ListSigningKeys(pqxx::connection& conn);
+
+}  // namespace credd
