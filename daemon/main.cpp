@@ -7,6 +7,7 @@
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "daemon/config/config.h"
+#include "daemon/pipeline/signing_setup.h"
 #include "daemon/service/daemon.h"
 #include "daemon/service/systemd_notifier.h"
 #include "daemon/store/database.h"
@@ -73,7 +74,11 @@ int main(int argc, char** argv) {
   credd::SystemdNotifier notifier;
   credd::Daemon::Options options;
   options.once = once;
-  credd::Daemon daemon(io, std::move(config).value(), credd::LoadConfigFile, **database, notifier,
-                       log, options);
+  // Templates ship with credd; a config may point elsewhere (templates_dir).
+  auto load_signing = [](const credd::Config& c) {
+    return credd::LoadSigningSetup(c, CREDD_TEMPLATES_DIR);
+  };
+  credd::Daemon daemon(io, std::move(config).value(), credd::LoadConfigFile, load_signing,
+                       **database, notifier, log, options);
   return daemon.Run();
 }

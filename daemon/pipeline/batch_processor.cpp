@@ -26,13 +26,37 @@ std::string TodayUtc() {
   return now.substr(0, 10);
 }
 
+// Business rules, then (when a renderer is given) whether the document can be printed.
+// PDFs supplied by the institution are signed as they are, so they are not rendered.
+std::vector<RecordError> CheckRecord(CredentialRecord& record, const InstitutionConfig& institution,
+                                     const ValidationOptions& validation,
+                                     const ProcessOptions& process, const std::string& file) {
+  std::vector<RecordError> problems = ValidateRecord(record, institution, validation);
+  if (problems.empty() && process.renderer != nullptr && record.pdf_bytes.empty()) {
+    std::string ref = file + ":" + std::to_string(record.line);
+    if (Status s = process.renderer->CheckRecord(record, ref); !s) {
+      // The renderer's message starts with the field ("family_name: 'ꓮ' ...").
+      std::string message = s.error().message;
+      std::string field;
+      auto colon = message.find(": ");
+      if (colon != std::string::npos && message.find(' ') > colon) {
+        field = message.substr(0, colon);
+        message = message.substr(colon + 2);
+      }
+      problems.push_back({record.line, 0, field, message});
+    }
+  }
+  return problems;
+}
+
 // First pass: parse and validate, store nothing. Remembers the errors (bounded) when the
 // caller will need them for the report, and, for a dry run, finds repeated credentials.
 class ValidatingSink : public RecordSink {
  public:
   ValidatingSink(const InstitutionConfig& institution, ValidationOptions options, bool keep_errors,
-                 bool find_duplicates, const ProcessOptions& process)
-      : institution_(institution),
+                 bool find_duplicates, const ProcessOptions& process, std::string file)
+      : file_(std::move(file)),
+        institution_(institution),
         options_(std::move(options)),
         keep_errors_(keep_errors),
         find_duplicates_(find_duplicates),
@@ -40,7 +64,8 @@ class ValidatingSink : public RecordSink {
 
   bool OnRecord(CredentialRecord record) override {
     ++counts.total;
-    std::vector<RecordError> problems = ValidateRecord(record, institution_, options_);
+    std::vector<RecordError> problems =
+        CheckRecord(record, institution_, options_, process_, file_);
     if (problems.empty() && find_duplicates_) {
       // A 64-bit hash, not the key itself, keeps a million-row dry run small; a collision
       // (about one in 10^7 at a million rows) would only misreport a duplicate.
@@ -56,6 +81,13 @@ class ValidatingSink : public RecordSink {
       ++counts.rejected;
       for (RecordError& e : problems) Keep(std::move(e));
       return !Stopping();
+    }
+    if (process_.on_accepted) {
+      if (Status s = process_.on_accepted(record); !s) {
+        ++counts.rejected;
+        Keep({record.line, 0, "", s.error().message});
+        return !Stopping();
+      }
     }
     ++counts.accepted;
     return !Stopping();
@@ -89,6 +121,7 @@ class ValidatingSink : public RecordSink {
   }
   bool Stopping() const { return process_.stop != nullptr && process_.stop->load(); }
 
+  std::string file_;
   const InstitutionConfig& institution_;
   ValidationOptions options_;
   bool keep_errors_;
@@ -104,8 +137,10 @@ class StoringSink : public RecordSink {
  public:
   // chunk_size 0: the whole file is one transaction (reject_file), flushed in pieces.
   StoringSink(pqxx::connection& conn, const BatchRow& batch, const InstitutionConfig& institution,
-              ValidationOptions validation, const ProcessOptions& process, int chunk_size)
-      : conn_(conn),
+              ValidationOptions validation, const ProcessOptions& process, int chunk_size,
+              std::string file)
+      : file_(std::move(file)),
+        conn_(conn),
         batch_(batch),
         institution_(institution),
         validation_(std::move(validation)),
@@ -117,7 +152,8 @@ class StoringSink : public RecordSink {
   bool OnRecord(CredentialRecord record) override {
     if (++position_ <= skip_) return true;
     ++total_;
-    std::vector<RecordError> problems = ValidateRecord(record, institution_, validation_);
+    std::vector<RecordError> problems =
+        CheckRecord(record, institution_, validation_, process_, file_);
     if (!problems.empty()) {
       ++rejected_;
       for (const RecordError& e : problems) writer_->AddError(e, false);
@@ -184,6 +220,7 @@ class StoringSink : public RecordSink {
   static constexpr size_t kChunkBytes = 16 << 20;
   static constexpr int kFlushRecords = 500;
 
+  std::string file_;
   pqxx::connection& conn_;
   BatchRow batch_;
   const InstitutionConfig& institution_;
@@ -261,7 +298,7 @@ Result<BatchReport> BatchProcessor::DryRun(const ProcessInput& input) {
   report.dry_run = true;
   report.received_at = NowIso8601();
   ValidationOptions validation{options_.today, input.format != "pesc"};
-  ValidatingSink sink(*input.institution, validation, true, true, options_);
+  ValidatingSink sink(*input.institution, validation, true, true, options_, input.display_name);
   std::unique_ptr<Importer> importer = (*entry)->make();
   Status read = importer->Read({input.path, input.display_name, input.institution}, sink);
   report.counts = sink.counts;
@@ -398,7 +435,10 @@ Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
 
   // Pass 1: parse and validate without storing.
   const ProcessOptions& first_pass = options_;
-  ValidatingSink check(institution, validation, reject_file, false, first_pass);
+  ProcessOptions check_options = first_pass;
+  check_options.on_accepted = nullptr;
+  ValidatingSink check(institution, validation, reject_file, false, check_options,
+                       input.display_name);
   Status read = (*entry)->make()->Read({input.path, input.display_name, &institution}, check);
   if (options_.stop != nullptr && options_.stop->load()) {
     return MakeError(ErrorCode::kUnavailable, "stopped before the file was stored",
@@ -438,13 +478,13 @@ Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
 
   // Pass 2: store. Under reject_file, the whole file is one transaction.
   StoringSink store(conn, start->batch, institution, validation, options_,
-                    reject_file ? 0 : options_.chunk_size);
+                    reject_file ? 0 : options_.chunk_size, input.display_name);
   Status second = (*entry)->make()->Read({input.path, input.display_name, &institution}, store);
   if (Status s = store.Finish(); !s) return s.error();
   if (reject_file && store.duplicates_in_file() > 0) {
     // The store saw a repeated credential that validation alone cannot see, and rolled the
     // file back; read once more with duplicate detection in memory to list every problem.
-    ValidatingSink again(institution, validation, true, true, first_pass);
+    ValidatingSink again(institution, validation, true, true, check_options, input.display_name);
     if (Status reread =
             (*entry)->make()->Read({input.path, input.display_name, &institution}, again);
         !reread) {

@@ -10,12 +10,14 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <string>
 
 #include "common/log.h"
 #include "common/result.h"
 #include "daemon/config/config.h"
 #include "daemon/pipeline/report.h"
+#include "daemon/render/renderer.h"
 #include "daemon/store/database.h"
 #include "importers/record.h"
 
@@ -26,6 +28,12 @@ struct ProcessOptions {
   std::string actor = "credd";  // Who stores, for audit events.
   std::string today;            // ISO date for "issued_on is in the future"; empty = today (UTC).
   const std::atomic<bool>* stop = nullptr;  // Set on shutdown: finish the chunk and return.
+  // When set, a record the document fonts cannot print (or of a kind with no template) is
+  // rejected in the report, not discovered when its document is issued.
+  const Renderer* renderer = nullptr;
+  // Dry runs only: called for each accepted record (credctl import --dry-run --out renders
+  // and signs it); an error rejects the record with that message.
+  std::function<Status(const CredentialRecord&)> on_accepted;
 };
 
 struct ProcessInput {
@@ -49,6 +57,9 @@ class BatchProcessor {
 
   // Parses and validates only; stores nothing.
   Result<BatchReport> DryRun(const ProcessInput& input);
+
+  // The renderer used to check that records can be printed (null: not checked).
+  void SetRenderer(const Renderer* renderer) { options_.renderer = renderer; }
 
   // Records the file as a rejected batch without reading it (unknown or disabled format).
   Result<BatchReport> Reject(const ProcessInput& input, const std::string& reason);

@@ -115,7 +115,15 @@ Status FileIntake::ImportClaimed(const std::string& dir, const InstitutionConfig
                                  {"action", "left in processing/ to resume"}});
     return report.error();
   }
-  return Finish(dir, processing_name, std::move(report).value());
+  if (Status s = Finish(dir, processing_name, std::move(report).value()); !s) return s;
+  // Documents are derived from the committed credentials; a failure here leaves them
+  // pending for the next run, the file is already reported.
+  if (Status s = IssuePending(institution); !s) {
+    log_.Error("documents.pending",
+               {{"institution", institution.id}, {"error", s.error().ToString()}});
+    return s;
+  }
+  return Status::Ok();
 }
 
 Status FileIntake::Finish(const std::string& dir, const std::string& processing_name,
@@ -129,6 +137,19 @@ Status FileIntake::Finish(const std::string& dir, const std::string& processing_
                                 {"file", *moved},
                                 {"status", report.status},
                                 {"folder", target}});
+  return Status::Ok();
+}
+
+Status FileIntake::IssuePending(const InstitutionConfig& institution) {
+  if (issuer_ == nullptr) return Status::Ok();
+  auto conn = database_.Connect();
+  if (!conn) return conn.error();
+  auto issued = issuer_->IssuePending(**conn, institution);
+  if (!issued) return issued.error();
+  if (*issued > 0) {
+    log_.Info("documents.issued",
+              {{"institution", institution.id}, {"count", std::to_string(*issued)}});
+  }
   return Status::Ok();
 }
 

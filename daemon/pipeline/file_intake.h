@@ -10,6 +10,7 @@
 #include "common/result.h"
 #include "daemon/config/config.h"
 #include "daemon/pipeline/batch_processor.h"
+#include "daemon/pipeline/document_issuer.h"
 
 namespace credd {
 
@@ -30,6 +31,17 @@ class FileIntake {
   // writing are left alone.
   Status TakeAllIncoming(const Config& config, const InstitutionConfig& institution);
 
+  // Issues documents for the institution's credentials that have none (after each file,
+  // and at start). Does nothing without an issuer (no signing key configured).
+  Status IssuePending(const InstitutionConfig& institution);
+
+  // The renderer that checks records and the issuer used after each stored file; null =
+  // records are not checked for printability / documents are not issued.
+  void SetDocuments(const Renderer* renderer, const DocumentIssuer* issuer) {
+    processor_.SetRenderer(renderer);
+    issuer_ = issuer;
+  }
+
  private:
   Status ImportClaimed(const std::string& dir, const InstitutionConfig& institution,
                        const std::string& processing_name, const std::string& display_name,
@@ -39,6 +51,7 @@ class FileIntake {
   Database& database_;
   Logger& log_;
   BatchProcessor processor_;
+  const DocumentIssuer* issuer_ = nullptr;
 };
 
 }  // namespace credd

@@ -93,6 +93,55 @@ nlohmann::json CredentialData(const CredentialRecord& record) {
   return data;
 }
 
+namespace {
+
+std::string Text(const nlohmann::json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+GpaSummary GpaFromJson(const nlohmann::json& gpa) {
+  return GpaSummary{Text(gpa, "credits_attempted"), Text(gpa, "credits_earned"),
+                    Text(gpa, "quality_points"), Text(gpa, "gpa")};
+}
+
+}  // namespace
+
+CredentialRecord RecordFromData(const nlohmann::json& data) {
+  CredentialRecord r;
+  r.family_name = Text(data, "family_name");
+  r.given_names = Text(data, "given_names");
+  r.birth_date = Text(data, "birth_date");
+  r.preferred_locale = Text(data, "preferred_locale");
+  r.credential_type = Text(data, "credential_type");
+  r.credential_title = Text(data, "credential_title");
+  r.program = Text(data, "program");
+  r.issued_on = Text(data, "issued_on");
+  r.source_document_id = Text(data, "source_document_id");
+  r.pdf_file = Text(data, "pdf_file");
+  auto transcript = data.find("transcript");
+  if (transcript == data.end() || !transcript->is_object()) return r;
+  r.transcript.institution_name = Text(*transcript, "institution_name");
+  for (const auto& s : transcript->value("sessions", nlohmann::json::array())) {
+    AcademicSession session;
+    session.name = Text(s, "name");
+    session.start_date = Text(s, "start_date");
+    session.end_date = Text(s, "end_date");
+    for (const auto& c : s.value("courses", nlohmann::json::array())) {
+      session.courses.push_back(Course{Text(c, "subject"), Text(c, "number"), Text(c, "title"),
+                                       Text(c, "credits"), Text(c, "grade"), Text(c, "remark")});
+    }
+    session.gpa = GpaFromJson(s.value("gpa", nlohmann::json::object()));
+    r.transcript.sessions.push_back(std::move(session));
+  }
+  for (const auto& a : transcript->value("awards", nlohmann::json::array())) {
+    r.transcript.awards.push_back(
+        Award{Text(a, "title"), Text(a, "program"), Text(a, "date"), Text(a, "honors")});
+  }
+  r.transcript.cumulative = GpaFromJson(transcript->value("cumulative", nlohmann::json::object()));
+  return r;
+}
+
 std::string ContentSha256(const CredentialRecord& record) {
   return Sha256Hex(CredentialData(record).dump());
 }

@@ -19,6 +19,10 @@ std::string CredentialKey(const CredentialRecord& record);
 // SHA-256 of a supplied PDF), as JSON with a fixed key order. Emails are not content.
 nlohmann::json CredentialData(const CredentialRecord& record);
 
+// The inverse of CredentialData: a record carrying what the document shows, for rendering
+// a stored credential. Emails and the source line are not in the data and stay empty.
+CredentialRecord RecordFromData(const nlohmann::json& data);
+
 // Hex SHA-256 of CredentialData's compact text: equal content gives an equal hash.
 std::string ContentSha256(const CredentialRecord& record);
 

@@ -179,6 +179,21 @@ Result<std::unique_ptr<Renderer>> Renderer::Create(const std::string& templates_
   return std::unique_ptr<Renderer>(new Renderer(std::move(fonts).value(), std::move(templates)));
 }
 
+Status Renderer::CheckRecord(const CredentialRecord& record, const std::string& record_ref) const {
+  if (templates_->For(record.credential_type) == nullptr) {
+    return MakeError(ErrorCode::kData,
+                     "credential_type: '" + record.credential_type +
+                         "' has no template (transcript, diploma, certificate, attestation)",
+                     record_ref);
+  }
+  CredentialRecord copy = record;
+  std::lock_guard lock(mutex_);
+  Preparer text(*fonts_);
+  PrepareRecord(text, copy);
+  if (!text.error().empty()) return MakeError(ErrorCode::kData, text.error(), record_ref);
+  return Status::Ok();
+}
+
 Result<std::string> Renderer::Render(const RenderRequest& request) const {
   const std::string& where = request.record_ref;
   if (request.record == nullptr || request.branding == nullptr) {

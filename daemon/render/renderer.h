@@ -59,6 +59,12 @@ class Renderer {
   // kConfig: branding that cannot be drawn (colour, logo, uncovered characters).
   Result<std::string> Render(const RenderRequest& request) const;
 
+  // The record-level checks of Render without drawing anything: a template exists for the
+  // credential type, and every character is valid text the document fonts can draw.
+  // Cheap enough for validation, so a record the fonts cannot print is rejected in the
+  // file's report instead of failing later. Errors as for Render (kData, where = ref).
+  Status CheckRecord(const CredentialRecord& record, const std::string& record_ref) const;
+
  private:
   struct Templates;
   Renderer(std::unique_ptr<render::DocumentFonts> fonts, std::unique_ptr<Templates> templates);

@@ -8,6 +8,18 @@
 
 namespace credd {
 
+namespace {
+
+ProcessOptions MakeProcessOptions(int chunk_size, const std::atomic<bool>* stop) {
+  ProcessOptions options;
+  options.chunk_size = chunk_size;
+  options.actor = "credd";
+  options.stop = stop;
+  return options;
+}
+
+}  // namespace
+
 std::vector<std::string> RestartOnlyChanges(const Config& before, const Config& after) {
   std::vector<std::string> changed;
   const DatabaseConfig& a = before.database;
@@ -32,11 +44,13 @@ std::vector<std::string> RestartOnlyChanges(const Config& before, const Config& 
   return changed;
 }
 
-Daemon::Daemon(boost::asio::io_context& io, Config config, ConfigLoader loader, Database& database,
-               SystemdNotifier& notifier, Logger& log, Options options)
+Daemon::Daemon(boost::asio::io_context& io, Config config, ConfigLoader loader,
+               SigningLoader signing_loader, Database& database, SystemdNotifier& notifier,
+               Logger& log, Options options)
     : io_(io),
       config_(std::move(config)),
       loader_(std::move(loader)),
+      signing_loader_(std::move(signing_loader)),
       database_(database),
       notifier_(notifier),
       log_(log),
@@ -44,7 +58,7 @@ Daemon::Daemon(boost::asio::io_context& io, Config config, ConfigLoader loader, 
       signals_(io, SIGTERM, SIGINT, SIGHUP),
       health_timer_(io),
       watchdog_timer_(io),
-      intake_(database, log, ProcessOptions{options.chunk_size, "credd", "", &stop_}),
+      intake_(database, log, MakeProcessOptions(options.chunk_size, &stop_)),
       watcher_(io, log,
                [this](const std::string& institution_id, const std::string& name) {
                  OnFileReady(institution_id, name);
@@ -52,6 +66,42 @@ Daemon::Daemon(boost::asio::io_context& io, Config config, ConfigLoader loader, 
       snapshot_(std::make_shared<const Config>(config_)) {}
 
 Daemon::~Daemon() { StopWorker(); }
+
+Result<std::shared_ptr<Daemon::Documents>> Daemon::LoadDocuments(const Config& config) {
+  auto setup = signing_loader_(config);
+  if (!setup) return setup.error();
+  auto documents = std::make_shared<Documents>();
+  documents->setup = std::move(setup).value();
+  if (documents->setup.key) {
+    auto conn = database_.Connect();
+    if (!conn) return conn.error();
+    if (Status s = RegisterActiveKey(**conn, config, *documents->setup.key, "credd"); !s) {
+      return s.error();
+    }
+    documents->issuer =
+        std::make_unique<DocumentIssuer>(log_, *documents->setup.renderer, *documents->setup.key,
+                                         IssuerOptionsFor(documents->setup, "credd"));
+    log_.Info("signing.ready", {{"key_id", documents->setup.key->key_id()}});
+  } else {
+    log_.Warn("signing.off", {{"reason",
+                               "signing.key is not set: credentials are stored, "
+                               "no documents are issued"}});
+  }
+  return documents;
+}
+
+void Daemon::UseDocuments(std::shared_ptr<Documents> documents) {
+  documents_ = documents;
+  auto apply = [this, documents] {
+    worker_documents_ = documents;
+    intake_.SetDocuments(documents->setup.renderer.get(), documents->issuer.get());
+  };
+  if (worker_guard_) {
+    boost::asio::post(worker_io_, apply);
+  } else {
+    apply();  // Before the worker starts (and for --once), on this thread.
+  }
+}
 
 std::shared_ptr<const Config> Daemon::Snapshot() const {
   std::lock_guard lock(mu_);
@@ -116,7 +166,9 @@ void Daemon::PostResume() {
     needs_resume_ = false;
     for (const InstitutionConfig& institution : config->institutions) {
       if (stop_) return;
-      if (Status s = intake_.ResumeProcessing(*config, institution); !s) {
+      Status s = intake_.ResumeProcessing(*config, institution);
+      if (s) s = intake_.IssuePending(institution);
+      if (!s) {
         log_.Error("intake.resume_failed",
                    {{"institution", institution.id}, {"error", s.error().ToString()}});
         needs_resume_ = true;
@@ -130,6 +182,7 @@ int Daemon::RunOnce() {
   for (const InstitutionConfig& institution : config_.institutions) {
     Status s = intake_.ResumeProcessing(config_, institution);
     if (s) s = intake_.TakeAllIncoming(config_, institution);
+    if (s) s = intake_.IssuePending(institution);
     if (!s) {
       log_.Error("intake.error",
                  {{"institution", institution.id}, {"error", s.error().ToString()}});
@@ -161,6 +214,13 @@ int Daemon::Run() {
     log_.Error("daemon.start_failed", {{"where", s.error().where}, {"error", s.error().message}});
     return s.error().ExitCode();
   }
+  auto documents = LoadDocuments(config_);
+  if (!documents) {
+    log_.Error("daemon.start_failed",
+               {{"where", documents.error().where}, {"error", documents.error().message}});
+    return documents.error().ExitCode();
+  }
+  UseDocuments(*documents);
   log_.Info("daemon.ready", {{"institutions", std::to_string(config_.institutions.size())},
                              {"database", database_.Describe()},
                              {"once", options_.once ? "true" : "false"}});
@@ -241,6 +301,14 @@ void Daemon::Reload() {
   next.database = config_.database;
   next.drop_root = config_.drop_root;
   next.http = config_.http;
+  auto documents = LoadDocuments(next);
+  if (!documents) {
+    log_.Error("config.reload_rejected", {{"where", documents.error().where},
+                                          {"error", documents.error().message},
+                                          {"action", "keeping the running configuration"}});
+    notifier_.Ready(StatusLine());
+    return;
+  }
   if (Status s = PrepareInstitutions(next); !s) {
     log_.Error("config.reload_rejected", {{"where", s.error().where},
                                           {"error", s.error().message},
@@ -249,6 +317,7 @@ void Daemon::Reload() {
     return;
   }
   config_ = std::move(next);
+  UseDocuments(*documents);
   {
     std::lock_guard lock(mu_);
     snapshot_ = std::make_shared<const Config>(config_);

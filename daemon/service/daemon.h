@@ -23,7 +23,9 @@
 #include "common/log.h"
 #include "common/result.h"
 #include "daemon/config/config.h"
+#include "daemon/pipeline/document_issuer.h"
 #include "daemon/pipeline/file_intake.h"
+#include "daemon/pipeline/signing_setup.h"
 #include "daemon/service/systemd_notifier.h"
 #include "daemon/store/database.h"
 #include "daemon/watch/drop_watcher.h"
@@ -42,9 +44,12 @@ class Daemon {
   // substitute a failing one.
   using ConfigLoader =
       std::function<Result<Config>(const std::string& path, std::vector<ConfigProblem>*)>;
+  // Loads the renderer and the signing key for a config; injected like the config loader.
+  using SigningLoader = std::function<Result<SigningSetup>(const Config&)>;
 
-  Daemon(boost::asio::io_context& io, Config config, ConfigLoader loader, Database& database,
-         SystemdNotifier& notifier, Logger& log, Options options);
+  Daemon(boost::asio::io_context& io, Config config, ConfigLoader loader,
+         SigningLoader signing_loader, Database& database, SystemdNotifier& notifier, Logger& log,
+         Options options);
   ~Daemon();
 
   // Runs until SIGTERM/SIGINT (or, with once, until the work at hand is done). Returns the
@@ -67,10 +72,18 @@ class Daemon {
   void PostResume();
   std::vector<DropWatcher::Folder> WatchedFolders(const Config& config) const;
   std::shared_ptr<const Config> Snapshot() const;
+  // The renderer, key and issuer for one config; the worker uses the newest.
+  struct Documents {
+    SigningSetup setup;
+    std::unique_ptr<DocumentIssuer> issuer;
+  };
+  Result<std::shared_ptr<Documents>> LoadDocuments(const Config& config);
+  void UseDocuments(std::shared_ptr<Documents> documents);
 
   boost::asio::io_context& io_;
   Config config_;
   ConfigLoader loader_;
+  SigningLoader signing_loader_;
   Database& database_;
   SystemdNotifier& notifier_;
   Logger& log_;
@@ -85,7 +98,9 @@ class Daemon {
   std::thread worker_thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> needs_resume_{false};
-  FileIntake intake_;  // Used on the worker thread only.
+  FileIntake intake_;                     // Used on the worker thread only.
+  std::shared_ptr<Documents> documents_;  // Owned here; the worker's copy is swapped in by post.
+  std::shared_ptr<Documents> worker_documents_;  // Worker thread only.
   DropWatcher watcher_;
   mutable std::mutex mu_;                   // Guards snapshot_ and pending_.
   std::shared_ptr<const Config> snapshot_;  // The config the worker reads.

@@ -1,0 +1,152 @@
+#include "daemon/pipeline/document_issuer.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+
+#include "daemon/pipeline/record_identity.h"
+
+namespace credd {
+namespace {
+
+constexpr int kPendingPerQuery = 100;
+
+std::string IsoUtc(std::chrono::system_clock::time_point time) {
+  std::time_t t = std::chrono::system_clock::to_time_t(time);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buf;
+}
+
+}  // namespace
+
+std::string NewUuid() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof b);
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  char out[37];
+  std::snprintf(out, sizeof out,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
+  return out;
+}
+
+Branding BrandingFor(const InstitutionConfig& institution) {
+  Branding b;
+  b.name_en = institution.name_en;
+  b.name_fr = institution.name_fr.empty() ? institution.name_en : institution.name_fr;
+  b.logo_png = institution.logo;
+  b.primary_color = institution.primary_color;
+  for (const auto& s : institution.signatories) {
+    b.signatories.push_back({s.name, s.title_en, s.title_fr});
+  }
+  b.grading_legend_en = institution.grading_legend_en;
+  b.grading_legend_fr = institution.grading_legend_fr;
+  b.verification_url_template = institution.verification_url;
+  return b;
+}
+
+DocumentIssuer::DocumentIssuer(Logger& log, const Renderer& renderer, const sign::SigningKey& key,
+                               IssuerOptions options)
+    : log_(log), renderer_(renderer), key_(key), options_(std::move(options)) {}
+
+Result<IssuedDocument> DocumentIssuer::Issue(const InstitutionConfig& institution,
+                                             const CredentialRecord& record,
+                                             const std::string& locale,
+                                             const std::string& source_pdf,
+                                             const std::string& record_ref) const {
+  IssuedDocument doc;
+  doc.public_id = NewUuid();
+  auto now = options_.now();
+  doc.issued_at = IsoUtc(now);
+  std::string pdf = source_pdf;
+  if (pdf.empty()) {
+    Branding branding = BrandingFor(institution);
+    RenderRequest request;
+    request.record = &record;
+    request.locale = locale;
+    request.document_id = doc.public_id;
+    request.issued_at = doc.issued_at;
+    request.branding = &branding;
+    request.record_ref = record_ref;
+    auto rendered = renderer_.Render(request);
+    if (!rendered) return rendered.error();
+    pdf = std::move(rendered).value();
+  }
+  sign::SignOptions sign_options;
+  sign_options.signing_time = sign::PdfDateUtc(now);
+  const std::string& name =
+      locale == "fr" && !institution.name_fr.empty() ? institution.name_fr : institution.name_en;
+  sign_options.name = name.empty() ? institution.id : name;
+  sign_options.reason = (locale == "fr" ? "Document officiel délivré par "
+                                        : "Official document "
+                                          "issued by ") +
+                        sign_options.name;
+  sign_options.timestamp = options_.timestamp;
+  sign_options.where = record_ref;
+  auto signed_pdf = sign::SignPdf(pdf, key_, sign_options);
+  if (!signed_pdf) return signed_pdf.error();
+  doc.pdf = std::move(signed_pdf).value();
+  doc.sha256 = Sha256Hex(doc.pdf);
+  return doc;
+}
+
+Result<int64_t> DocumentIssuer::IssueFor(pqxx::connection& conn,
+                                         const InstitutionConfig& institution,
+                                         const PendingCredential& credential) const {
+  nlohmann::json data = nlohmann::json::parse(credential.data_json, nullptr, false);
+  if (data.is_discarded()) {
+    return MakeError(ErrorCode::kInternal, "stored credential data is not JSON",
+                     credential.source_ref);
+  }
+  CredentialRecord record = RecordFromData(data);
+  record.student_id = credential.student_id;
+  auto issued =
+      Issue(institution, record, credential.locale, credential.source_pdf, credential.source_ref);
+  if (!issued) return issued.error();
+  NewDocument document{issued->public_id, credential.id, credential.locale, issued->sha256,
+                       issued->pdf,       key_.key_id(), issued->issued_at};
+  auto id = StoreDocument(conn, document, options_.actor);
+  if (!id) return id.error();
+  log_.Info("document.issued", {{"institution", institution.id},
+                                {"document", issued->public_id},
+                                {"credential", std::to_string(credential.id)},
+                                {"student_id", credential.student_id}});
+  return id;
+}
+
+Result<int> DocumentIssuer::IssuePending(pqxx::connection& conn,
+                                         const InstitutionConfig& institution) const {
+  int issued = 0;
+  std::vector<int64_t> failed;  // Credentials that cannot be rendered stay pending.
+  while (true) {
+    auto pending = LoadPendingCredentials(conn, institution.id,
+                                          kPendingPerQuery + static_cast<int>(failed.size()));
+    if (!pending) return pending.error();
+    int progressed = 0;
+    for (const PendingCredential& credential : *pending) {
+      if (std::find(failed.begin(), failed.end(), credential.id) != failed.end()) continue;
+      auto id = IssueFor(conn, institution, credential);
+      if (!id) {
+        if (id.error().code == ErrorCode::kUnavailable) return id.error();
+        log_.Error("document.failed", {{"institution", institution.id},
+                                       {"credential", std::to_string(credential.id)},
+                                       {"error", id.error().ToString()}});
+        failed.push_back(credential.id);
+        continue;
+      }
+      ++issued;
+      ++progressed;
+    }
+    if (progressed == 0) break;
+  }
+  return issued;
+}
+
+}  // namespace credd

@@ -1,0 +1,77 @@
+// Turns stored credentials into signed documents: renders each active credential that has
+// no document (or takes the institution's own PDF, for pdf-manifest input), signs it with
+// the active key, and stores it, superseding the document of the version it replaces.
+// Documents are derived from credentials, so issuing runs after the batch has committed
+// and is simply retried (at start, after each file) for whatever is still pending.
+// Thread contract: one DocumentIssuer per thread (it holds a Renderer and a key).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "common/log.h"
+#include "common/result.h"
+#include "daemon/config/config.h"
+#include "daemon/render/renderer.h"
+#include "daemon/sign/pades_signer.h"
+#include "daemon/sign/signing_key.h"
+#include "daemon/store/database.h"
+#include "daemon/store/document_store.h"
+#include "importers/record.h"
+
+namespace credd {
+
+struct IssuerOptions {
+  std::string actor = "credd";
+  // The clock, injected so tests and dry runs can pin it.
+  std::function<std::chrono::system_clock::time_point()> now = [] {
+    return std::chrono::system_clock::now();
+  };
+  // RFC 3161 timestamps (PAdES B-T); empty = B-B.
+  sign::TimestampCallback timestamp;
+};
+
+struct IssuedDocument {
+  std::string public_id;
+  std::string pdf;  // Signed.
+  std::string sha256;
+  std::string issued_at;
+};
+
+class DocumentIssuer {
+ public:
+  DocumentIssuer(Logger& log, const Renderer& renderer, const sign::SigningKey& key,
+                 IssuerOptions options);
+
+  // Renders (unless source_pdf is given) and signs one record; stores nothing.
+  // `record_ref` names the record in errors ("x.csv:42").
+  Result<IssuedDocument> Issue(const InstitutionConfig& institution, const CredentialRecord& record,
+                               const std::string& locale, const std::string& source_pdf,
+                               const std::string& record_ref) const;
+
+  // Issues and stores a document for every active credential of the institution that has
+  // none. Returns how many were stored; a credential that cannot be rendered is logged and
+  // skipped (it stays pending), a database failure stops the run.
+  Result<int> IssuePending(pqxx::connection& conn, const InstitutionConfig& institution) const;
+
+  // Issues and stores a new document for one credential (credctl document reissue).
+  Result<int64_t> IssueFor(pqxx::connection& conn, const InstitutionConfig& institution,
+                           const PendingCredential& credential) const;
+
+  const sign::SigningKey& key() const { return key_; }
+
+ private:
+  Logger& log_;
+  const Renderer& renderer_;
+  const sign::SigningKey& key_;
+  IssuerOptions options_;
+};
+
+// The institution's branding, as the renderer wants it.
+Branding BrandingFor(const InstitutionConfig& institution);
+
+// A random (version 4) UUID.
+std::string NewUuid();
+
+}  // namespace credd
