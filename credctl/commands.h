@@ -19,12 +19,30 @@ struct ImportOptions {
   std::string format;       // --format; empty = from the file name
   bool dry_run = false;     // --dry-run: parse, validate; no database
   std::string file;         // FILE (a folder for pdf-manifest)
+  std::string out_dir;      // --out DIR: also write each signed PDF there
 };
+
+// "credctl:<login>", for audit events.
+std::string CommandActor();
 
 int CheckConfigCommand(const GlobalOptions& global, std::ostream& out, std::ostream& err);
 int MigrateCommand(const GlobalOptions& global, Logger& log, std::ostream& out, std::ostream& err);
 int ImportCommand(const GlobalOptions& global, const ImportOptions& options, Logger& log,
                   std::ostream& out, std::ostream& err);
+int VerifyCommand(const GlobalOptions& global, const std::string& file, Logger& log,
+                  std::ostream& out, std::ostream& err);
+int DocumentRevokeCommand(const GlobalOptions& global, const std::string& id,
+                          const std::string& reason, const std::string& actor, Logger& log,
+                          std::ostream& out, std::ostream& err);
+int DocumentReissueCommand(const GlobalOptions& global, const std::string& id,
+                           const std::string& actor, Logger& log, std::ostream& out,
+                           std::ostream& err);
+int DocumentExportCommand(const GlobalOptions& global, const std::string& id,
+                          const std::string& out_path, Logger& log, std::ostream& out,
+                          std::ostream& err);
+int KeysListCommand(const GlobalOptions& global, Logger& log, std::ostream& out, std::ostream& err);
+int KeysAddCommand(const GlobalOptions& global, const std::string& certificate,
+                   const std::string& actor, Logger& log, std::ostream& out, std::ostream& err);
 int StatusCommand(const GlobalOptions& global, Logger& log, std::ostream& out, std::ostream& err);
 
 }  // namespace credd::ctl

@@ -4,13 +4,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "common/exit_codes.h"
 #include "credctl/commands.h"
 #include "daemon/config/config.h"
 #include "daemon/pipeline/batch_processor.h"
+#include "daemon/pipeline/document_issuer.h"
 #include "daemon/pipeline/record_identity.h"
+#include "daemon/pipeline/signing_setup.h"
 #include "daemon/store/institutions.h"
 #include "daemon/store/migrations.h"
 #include "importers/importer.h"
@@ -21,11 +25,6 @@ namespace {
 int Fail(const Error& error, std::ostream& err) {
   err << "credctl: " << error.ToString() << "\n";
   return error.ExitCode();
-}
-
-std::string Actor() {
-  const passwd* pw = ::getpwuid(::getuid());
-  return std::string("credctl:") + (pw != nullptr ? pw->pw_name : std::to_string(::getuid()));
 }
 
 // A folder (pdf-manifest) has no single content hash: it is the hash of its sorted entries'
@@ -59,7 +58,50 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? trimmed : trimmed.substr(slash + 1);
 }
 
+Status WriteFile(const std::string& path, const std::string& bytes);
+std::string PdfName(const std::string& student_id, const std::string& kind,
+                    const std::string& document_id);
+
+// Writes the active documents of a batch's credentials into `dir`.
+Status ExportBatch(pqxx::connection& conn, int64_t batch_id, const std::string& dir) {
+  try {
+    pqxx::read_transaction txn(conn);
+    pqxx::result rows = txn.exec_params(
+        "SELECT s.student_id, c.kind, d.public_id::text, d.pdf FROM documents d "
+        "JOIN credentials c ON c.id = d.credential JOIN students s ON s.id = c.student "
+        "WHERE c.batch = $1 AND d.status = 'active' ORDER BY d.id",
+        batch_id);
+    for (const pqxx::row& row : rows) {
+      std::string name =
+          PdfName(row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>());
+      if (Status s = WriteFile(dir + "/" + name, pqxx::binarystring(row[3]).str()); !s) return s;
+    }
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return PqError("exporting the documents of batch " + std::to_string(batch_id), e);
+  }
+}
+
+Status WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  file.close();
+  if (!file) return MakeError(ErrorCode::kIo, "cannot write the file", path);
+  return Status::Ok();
+}
+
+// "<student_id>-<kind>-<document id>.pdf": sorts by student, never collides.
+std::string PdfName(const std::string& student_id, const std::string& kind,
+                    const std::string& document_id) {
+  return student_id + "-" + kind + "-" + document_id + ".pdf";
+}
+
 }  // namespace
+
+std::string CommandActor() {
+  const passwd* pw = ::getpwuid(::getuid());
+  return std::string("credctl:") + (pw != nullptr ? pw->pw_name : std::to_string(::getuid()));
+}
 
 int ImportCommand(const GlobalOptions& global, const ImportOptions& options, Logger& log,
                   std::ostream& out, std::ostream& err) {
@@ -105,13 +147,50 @@ int ImportCommand(const GlobalOptions& global, const ImportOptions& options, Log
   if (!sha256) return Fail(sha256.error(), err);
   input.sha256 = *sha256;
 
+  if (!options.out_dir.empty()) {
+    struct stat out_st {};
+    if (::stat(options.out_dir.c_str(), &out_st) != 0 || !S_ISDIR(out_st.st_mode)) {
+      err << "credctl: " << options.out_dir << ": no such folder\n";
+      return kExitNoInput;
+    }
+  }
+  // Rendering and signing, as the daemon does them; without signing.key, records are
+  // still checked against the document fonts and no PDF is made.
+  auto setup = LoadSigningSetup(*config, CREDD_TEMPLATES_DIR);
+  if (!setup) return Fail(setup.error(), err);
+  if (!options.out_dir.empty() && !setup->key) {
+    err << "credctl: --out needs signing.key in " << global.config_path << "\n";
+    return kExitConfig;
+  }
+  IssuerOptions issuer_options = IssuerOptionsFor(*setup, CommandActor());
+  std::optional<DocumentIssuer> issuer;
+  if (setup->key) issuer.emplace(log, *setup->renderer, *setup->key, issuer_options);
+
   ProcessOptions process;
-  process.actor = Actor();
+  process.actor = CommandActor();
+  process.renderer = setup->renderer.get();
   Result<BatchReport> report = MakeError(ErrorCode::kInternal, "not run");
   std::unique_ptr<Database> database;
   if (options.dry_run) {
+    int written = 0;
+    if (issuer) {
+      process.on_accepted = [&](const CredentialRecord& record) -> Status {
+        std::string ref = input.display_name + ":" + std::to_string(record.line);
+        auto doc =
+            issuer->Issue(*institution, record, record.preferred_locale, record.pdf_bytes, ref);
+        if (!doc) return doc.error();
+        ++written;
+        if (options.out_dir.empty()) return Status::Ok();
+        return WriteFile(options.out_dir + "/" +
+                             PdfName(record.student_id, record.credential_type, doc->public_id),
+                         doc->pdf);
+      };
+    }
     BatchProcessor processor(nullptr, log, process);
     report = processor.DryRun(input);
+    if (report && issuer) {
+      log.Info("import.dry_run_signed", {{"documents", std::to_string(written)}});
+    }
   } else {
     auto opened = Database::Open(config->database, log);
     if (!opened) return Fail(opened.error(), err);
@@ -120,8 +199,27 @@ int ImportCommand(const GlobalOptions& global, const ImportOptions& options, Log
     if (!conn) return Fail(conn.error(), err);
     if (Status s = CheckSchemaVersion(**conn); !s) return Fail(s.error(), err);
     if (Status s = SyncInstitutions(**conn, config->institutions); !s) return Fail(s.error(), err);
+    if (setup->key) {
+      if (Status s = RegisterActiveKey(**conn, *config, *setup->key, CommandActor()); !s) {
+        return Fail(s.error(), err);
+      }
+    }
     BatchProcessor processor(database.get(), log, process);
     report = processor.Process(input);
+    if (report && issuer) {
+      auto issued = issuer->IssuePending(**conn, *institution);
+      if (!issued) return Fail(issued.error(), err);
+      if (!options.out_dir.empty()) {
+        if (Status s = ExportBatch(**conn,
+                                   report->batch_id != 0 && report->duplicate_of != 0
+                                       ? report->duplicate_of
+                                       : report->batch_id,
+                                   options.out_dir);
+            !s) {
+          return Fail(s.error(), err);
+        }
+      }
+    }
   }
   if (!report) return Fail(report.error(), err);
 

@@ -33,7 +33,37 @@ int main(int argc, char** argv) {
   import->add_flag("--dry-run", import_options.dry_run,
                    "parse and validate only; store nothing, no database needed");
   import->add_flag("--json", global.json, "print the report as one JSON document");
+  import->add_option("--out", import_options.out_dir, "also write each signed PDF into DIR");
   import->add_option("FILE", import_options.file, "file (or folder, for pdf-manifest)")->required();
+
+  std::string verify_file;
+  auto* verify = app.add_subcommand(
+      "verify",
+      "is FILE.pdf genuine and current? (exit 0 yes, 1 not genuine, 2 revoked or "
+      "superseded)");
+  verify->add_option("FILE", verify_file, "a PDF")->required();
+  verify->add_flag("--json", global.json, "print one JSON document");
+
+  auto* document = app.add_subcommand("document", "revoke, reissue or export a document");
+  document->require_subcommand(1);
+  std::string document_id, revoke_reason, export_path;
+  auto* revoke = document->add_subcommand("revoke", "revoke a document (it stays verifiable)");
+  revoke->add_option("ID", document_id, "document id (number or UUID)")->required();
+  revoke->add_option("--reason", revoke_reason, "why, for the record")->required();
+  auto* reissue = document->add_subcommand("reissue", "issue a new document for its credential");
+  reissue->add_option("ID", document_id, "document id (number or UUID)")->required();
+  auto* export_cmd = document->add_subcommand("export", "write a stored document's signed PDF");
+  export_cmd->add_option("ID", document_id, "document id (number or UUID)")->required();
+  export_cmd->add_option("--out", export_path, "FILE.pdf")->required();
+
+  auto* keys = app.add_subcommand("keys", "signing keys: list, add");
+  keys->require_subcommand(1);
+  auto* keys_list = keys->add_subcommand("list", "every key documents were signed with");
+  keys_list->add_flag("--json", global.json, "print one JSON document");
+  std::string key_certificate;
+  auto* keys_add = keys->add_subcommand(
+      "add", "make a certificate known for verification (the configured key signs)");
+  keys_add->add_option("--certificate", key_certificate, "PEM certificate (and chain)")->required();
 
   try {
     app.parse(argc, argv);
@@ -49,6 +79,26 @@ int main(int argc, char** argv) {
   if (migrate->parsed()) return credd::ctl::MigrateCommand(global, log, std::cout, std::cerr);
   if (import->parsed()) {
     return credd::ctl::ImportCommand(global, import_options, log, std::cout, std::cerr);
+  }
+  if (verify->parsed()) {
+    return credd::ctl::VerifyCommand(global, verify_file, log, std::cout, std::cerr);
+  }
+  const std::string actor = credd::ctl::CommandActor();
+  if (revoke->parsed()) {
+    return credd::ctl::DocumentRevokeCommand(global, document_id, revoke_reason, actor, log,
+                                             std::cout, std::cerr);
+  }
+  if (reissue->parsed()) {
+    return credd::ctl::DocumentReissueCommand(global, document_id, actor, log, std::cout,
+                                              std::cerr);
+  }
+  if (export_cmd->parsed()) {
+    return credd::ctl::DocumentExportCommand(global, document_id, export_path, log, std::cout,
+                                             std::cerr);
+  }
+  if (keys_list->parsed()) return credd::ctl::KeysListCommand(global, log, std::cout, std::cerr);
+  if (keys_add->parsed()) {
+    return credd::ctl::KeysAddCommand(global, key_certificate, actor, log, std::cout, std::cerr);
   }
   if (status->parsed()) return credd::ctl::StatusCommand(global, log, std::cout, std::cerr);
   return credd::kExitUsage;

@@ -1,0 +1,254 @@
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/exit_codes.h"
+#include "credctl/commands.h"
+#include "daemon/config/config.h"
+#include "daemon/pipeline/document_issuer.h"
+#include "daemon/pipeline/key_registry.h"
+#include "daemon/pipeline/record_identity.h"
+#include "daemon/pipeline/signing_setup.h"
+#include "daemon/sign/pdf_signature.h"
+#include "daemon/store/database.h"
+#include "daemon/store/document_store.h"
+#include "daemon/store/migrations.h"
+
+namespace credd::ctl {
+namespace {
+
+int Fail(const Error& error, std::ostream& err) {
+  err << "credctl: " << error.ToString() << "\n";
+  return error.ExitCode();
+}
+
+// The config and a connection on a schema this credctl knows; every command here needs both.
+struct Session {
+  Config config;
+  std::unique_ptr<Database> database;
+  std::unique_ptr<pqxx::connection> conn;
+};
+
+Result<Session> OpenSession(const GlobalOptions& global, Logger& log, std::ostream& err) {
+  std::vector<ConfigProblem> problems;
+  Result<Config> config = LoadConfigFile(global.config_path, &problems);
+  if (!config.ok() || !problems.empty()) {
+    for (const ConfigProblem& p : problems)
+      err << global.config_path << ": " << p.ToString() << "\n";
+    return MakeError(ErrorCode::kConfig, "invalid configuration", global.config_path);
+  }
+  Session session;
+  session.config = std::move(config).value();
+  auto database = Database::Open(session.config.database, log);
+  if (!database) return database.error();
+  session.database = std::move(database).value();
+  auto conn = session.database->Connect();
+  if (!conn) return conn.error();
+  session.conn = std::move(conn).value();
+  if (Status s = CheckSchemaVersion(*session.conn); !s) return s.error();
+  return session;
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return MakeError(ErrorCode::kNoInput, "cannot read the file", path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+const InstitutionConfig* FindInstitution(const Config& config, const std::string& id) {
+  for (const InstitutionConfig& institution : config.institutions) {
+    if (institution.id == id) return &institution;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+int VerifyCommand(const GlobalOptions& global, const std::string& file, Logger& log,
+                  std::ostream& out, std::ostream& err) {
+  auto pdf = ReadFile(file);
+  if (!pdf) return Fail(pdf.error(), err);
+  auto session = OpenSession(global, log, err);
+  if (!session) return Fail(session.error(), err);
+  auto keys = ListSigningKeys(*session->conn);
+  if (!keys) return Fail(keys.error(), err);
+
+  nlohmann::json doc = {{"file", file}};
+  auto verdict = [&](int code, const std::string& status, const std::string& reason) {
+    doc["verdict"] = status;
+    doc["reason"] = reason;
+    if (global.json) {
+      out << doc.dump(2) << "\n";
+    } else {
+      out << file << ": " << status << ": " << reason << "\n";
+    }
+    return code;
+  };
+
+  auto signature = sign::ExtractLastSignature(*pdf, file);
+  if (!signature) return verdict(1, "NOT GENUINE", signature.error().message);
+  if (!signature->covers_whole_file) {
+    return verdict(1, "NOT GENUINE",
+                   "bytes were added after the signature: the signature does not cover the "
+                   "whole file");
+  }
+  std::vector<sign::X509Ptr> trusted_owner;
+  std::vector<X509*> trusted;
+  for (const SigningKeyRow& key : *keys) {
+    auto certs = ParsePemCertificates(key.certificates_pem, "key " + key.key_id);
+    if (!certs) continue;
+    for (sign::X509Ptr& cert : *certs) {
+      trusted.push_back(cert.get());
+      trusted_owner.push_back(std::move(cert));
+    }
+  }
+  auto check = sign::VerifyCms(*pdf, *signature, trusted, file);
+  if (!check) return verdict(1, "NOT GENUINE", check.error().message);
+  if (!check->digest_matched) {
+    return verdict(1, "NOT GENUINE",
+                   "the document was changed after it was signed (" + check->problem + ")");
+  }
+  const SigningKeyRow* signer = nullptr;
+  for (const SigningKeyRow& key : *keys) {
+    if (key.key_id == check->signer_key_id) signer = &key;
+  }
+  if (signer == nullptr) {
+    return verdict(1, "NOT GENUINE",
+                   "signed by a key this installation does not know (" +
+                       check->signer_key_id.substr(0, 16) + "...)");
+  }
+  // The signer is one of this installation's own registered certificates: that identity,
+  // not a chain to some root, is what makes the document ours. (A registered certificate
+  // may be issued by an institutional CA that no one else trusts.)
+  doc["key"] = {{"id", signer->key_id}, {"subject", signer->subject}, {"status", signer->status}};
+  auto found = FindDocumentBySha256(*session->conn, Sha256Hex(*pdf));
+  if (!found) return Fail(found.error(), err);
+  if (!found->has_value()) {
+    return verdict(1, "NOT GENUINE",
+                   "the signature is valid but no document with this content was issued here");
+  }
+  const DocumentRow& d = **found;
+  doc["document"] = {
+      {"id", d.public_id},          {"status", d.status}, {"institution", d.institution_id},
+      {"student_id", d.student_id}, {"kind", d.kind},     {"title", d.title},
+      {"issued_at", d.issued_at}};
+  std::string about = d.kind + " '" + d.title + "' for student " + d.student_id + " of " +
+                      d.institution_id + ", document " + d.public_id + ", issued " + d.issued_at +
+                      ", signed by " + signer->subject +
+                      (signer->status == "retired" ? " (a key since retired)" : "");
+  if (d.status == "revoked") {
+    return verdict(2, "GENUINE BUT REVOKED", about + "; revoked: " + d.revoked_reason);
+  }
+  if (d.status == "superseded") {
+    return verdict(2, "GENUINE BUT SUPERSEDED", about + "; a newer version replaces it");
+  }
+  return verdict(0, "GENUINE AND CURRENT", about);
+}
+
+int DocumentRevokeCommand(const GlobalOptions& global, const std::string& id,
+                          const std::string& reason, const std::string& actor, Logger& log,
+                          std::ostream& out, std::ostream& err) {
+  auto session = OpenSession(global, log, err);
+  if (!session) return Fail(session.error(), err);
+  auto doc = FindDocument(*session->conn, id);
+  if (!doc) return Fail(doc.error(), err);
+  if (Status s = RevokeDocument(*session->conn, doc->id, reason, actor); !s) {
+    return Fail(s.error(), err);
+  }
+  out << "document " << doc->public_id << " revoked\n";
+  return kExitOk;
+}
+
+int DocumentExportCommand(const GlobalOptions& global, const std::string& id,
+                          const std::string& out_path, Logger& log, std::ostream& out,
+                          std::ostream& err) {
+  auto session = OpenSession(global, log, err);
+  if (!session) return Fail(session.error(), err);
+  auto doc = FindDocument(*session->conn, id);
+  if (!doc) return Fail(doc.error(), err);
+  auto pdf = LoadDocumentPdf(*session->conn, doc->id);
+  if (!pdf) return Fail(pdf.error(), err);
+  std::ofstream file(out_path, std::ios::binary | std::ios::trunc);
+  file.write(pdf->data(), static_cast<std::streamsize>(pdf->size()));
+  file.close();
+  if (!file) return Fail(MakeError(ErrorCode::kIo, "cannot write the file", out_path), err);
+  out << "document " << doc->public_id << " (" << doc->status << ") written to " << out_path
+      << "\n";
+  return kExitOk;
+}
+
+int DocumentReissueCommand(const GlobalOptions& global, const std::string& id,
+                           const std::string& actor, Logger& log, std::ostream& out,
+                           std::ostream& err) {
+  auto session = OpenSession(global, log, err);
+  if (!session) return Fail(session.error(), err);
+  auto doc = FindDocument(*session->conn, id);
+  if (!doc) return Fail(doc.error(), err);
+  auto credential = LoadCredential(*session->conn, doc->credential);
+  if (!credential) return Fail(credential.error(), err);
+  const InstitutionConfig* institution =
+      FindInstitution(session->config, credential->institution_id);
+  if (institution == nullptr) {
+    return Fail(MakeError(ErrorCode::kConfig, "institution is no longer configured",
+                          credential->institution_id),
+                err);
+  }
+  auto setup = LoadSigningSetup(session->config, CREDD_TEMPLATES_DIR);
+  if (!setup) return Fail(setup.error(), err);
+  if (!setup->key) {
+    return Fail(MakeError(ErrorCode::kConfig, "signing.key is not set", global.config_path), err);
+  }
+  if (Status s = RegisterActiveKey(*session->conn, session->config, *setup->key, actor); !s) {
+    return Fail(s.error(), err);
+  }
+  DocumentIssuer issuer(log, *setup->renderer, *setup->key, IssuerOptionsFor(*setup, actor));
+  auto new_id = issuer.IssueFor(*session->conn, *institution, *credential);
+  if (!new_id) return Fail(new_id.error(), err);
+  auto reissued = FindDocument(*session->conn, std::to_string(*new_id));
+  if (!reissued) return Fail(reissued.error(), err);
+  out << "document " << reissued->public_id << " issued; it supersedes " << doc->public_id << "\n";
+  return kExitOk;
+}
+
+int KeysListCommand(const GlobalOptions& global, Logger& log, std::ostream& out,
+                    std::ostream& err) {
+  auto session = OpenSession(global, log, err);
+  if (!session) return Fail(session.error(), err);
+  auto keys = ListSigningKeys(*session->conn);
+  if (!keys) return Fail(keys.error(), err);
+  nlohmann::json list = nlohmann::json::array();
+  for (const SigningKeyRow& k : *keys) {
+    list.push_back({{"key_id", k.key_id},
+                    {"status", k.status},
+                    {"subject", k.subject},
+                    {"not_before", k.not_before},
+                    {"not_after", k.not_after},
+                    {"key_reference", k.key_reference},
+                    {"added_at", k.added_at},
+                    {"retired_at", k.retired_at}});
+    if (!global.json) {
+      out << k.key_id.substr(0, 16) << "  " << k.status << "  " << k.not_before.substr(0, 10)
+          << ".." << k.not_after.substr(0, 10) << "  " << k.subject << "\n";
+    }
+  }
+  if (global.json) out << nlohmann::json{{"keys", list}}.dump(2) << "\n";
+  return kExitOk;
+}
+
+int KeysAddCommand(const GlobalOptions& global, const std::string& certificate,
+                   const std::string& actor, Logger& log, std::ostream& out, std::ostream& err) {
+  auto session = OpenSession(global, log, err);
+  if (!session) return Fail(session.error(), err);
+  auto row = DescribeCertificateFile(certificate);
+  if (!row) return Fail(row.error(), err);
+  if (Status s = RegisterSigningKey(*session->conn, *row, false, actor); !s) {
+    return Fail(s.error(), err);
+  }
+  out << "key " << row->key_id << " (" << row->subject
+      << ") is known for verification; the configured signing.key signs\n";
+  return kExitOk;
+}
+
+}  // namespace credd::ctl
