@@ -21,21 +21,24 @@ class Installation:
     """A config, a migrated database and drop folders for one test."""
 
     def __init__(self, test, institutions=("test-college",), extra_institution_yaml="",
-                 rescan_seconds=1, settle_seconds=1):
+                 rescan_seconds=1, settle_seconds=1, extra_yaml=""):
         self.test = test
         self.dir = harness.make_temp_dir(test)
         self.conninfo = harness.create_database(test)
         self.drop_root = os.path.join(self.dir, "drop")
         self.config = os.path.join(self.dir, "credd.yaml")
-        extra = f"rescan_seconds: {rescan_seconds}\nsettle_seconds: {settle_seconds}\n"
+        extra = f"rescan_seconds: {rescan_seconds}\nsettle_seconds: {settle_seconds}\n" + extra_yaml
         harness.write_config(self.config, harness.url_database(self.conninfo), self.drop_root,
                              institutions=institutions, extra=extra)
         if extra_institution_yaml:
             with open(self.config, "a", encoding="utf-8") as f:
                 f.write(extra_institution_yaml)
-        result = harness.run([harness.CREDCTL, "--config", self.config, "migrate"])
-        test.assertEqual(result.returncode, 0, result.stderr)
+        self.migrate()
         self.daemon = None
+
+    def migrate(self):
+        result = harness.run([harness.CREDCTL, "--config", self.config, "migrate"])
+        self.test.assertEqual(result.returncode, 0, result.stderr)
 
     def folder(self, institution, state):
         return os.path.join(self.drop_root, institution, state)
@@ -87,3 +90,28 @@ class Installation:
             if any(not n.startswith(".") for n in os.listdir(folder)):
                 return False
         return True
+
+
+def make_signing_key(directory, name="signing", curve=True):
+    """A throwaway CA and a signing certificate it issued (chain in the .crt), for tests.
+    Returns (key_path, certificate_path, ca_path)."""
+    import subprocess
+    def ssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
+    ca_key, ca_crt = f"{name}-ca.key", f"{name}-ca.crt"
+    key, csr, crt = f"{name}.key", f"{name}.csr", f"{name}.crt"
+    ssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", ca_key)
+    ssl("req", "-new", "-x509", "-key", ca_key, "-out", ca_crt, "-days", "3650", "-subj", f"/CN={name} test CA")
+    if curve:
+        ssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key)
+    else:
+        ssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key)
+    os.chmod(os.path.join(directory, key), 0o600)
+    ssl("req", "-new", "-key", key, "-out", csr, "-subj", f"/O=Test College/CN={name} registrar")
+    with open(os.path.join(directory, "ext.cnf"), "w") as f:
+        f.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n")
+    ssl("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial", "-out", crt,
+        "-days", "825", "-extfile", "ext.cnf")
+    with open(os.path.join(directory, crt), "a") as out, open(os.path.join(directory, ca_crt)) as ca:
+        out.write(ca.read())
+    return (os.path.join(directory, key), os.path.join(directory, crt), os.path.join(directory, ca_crt))
