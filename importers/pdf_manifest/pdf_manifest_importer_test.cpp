@@ -277,7 +277,7 @@ TEST_F(PdfManifestImporterTest, BadRowsInAZipAreReportedWithTheirLine) {
   EXPECT_TRUE(sink.warnings.empty()) << sink.warnings[0];
 }
 
-TEST_F(PdfManifestImporterTest, PdfsNoRowNamesAndRepairedPdfsAreWarnings) {
+TEST_F(PdfManifestImporterTest, UnnamedPdfsAreWarningsAndDamagedPdfsAreRejected) {
   std::string pdf = MakePdf();
   // A wrong startxref offset: qpdf rebuilds the cross-reference table and warns.
   std::string damaged = pdf;
@@ -291,14 +291,14 @@ TEST_F(PdfManifestImporterTest, PdfsNoRowNamesAndRepairedPdfsAreWarnings) {
                        {"notes.txt", "not a PDF, not warned about"}},
                       sink),
             "ok");
-  EXPECT_TRUE(sink.errors.empty()) << sink.errors[0];
-  ASSERT_EQ(sink.records.size(), 1u);
-  EXPECT_EQ(sink.records[0].pdf_bytes, damaged);
+  EXPECT_TRUE(sink.records.empty());
+  EXPECT_EQ(sink.errors, (std::vector<std::string>{
+                             "batch.zip:2: file: 'damaged.pdf' is damaged and cannot be signed "
+                             "as it is (qpdf: file is damaged (and 2 more)); export it again "
+                             "from the SIS"}));
   EXPECT_EQ(sink.warnings,
             (std::vector<std::string>{
-                "batch.zip: file: 'extra.PDF' is in the archive but no manifest row names it",
-                "batch.zip:2: file: 'damaged.pdf' was accepted despite qpdf warnings: "
-                "file is damaged (and 2 more)"}));
+                "batch.zip: file: 'extra.PDF' is in the archive but no manifest row names it"}));
 }
 
 // A zip that must be refused as a whole, and the exact Status it must produce.
