@@ -101,8 +101,9 @@ Status PdfManifestImporter::Read(const ImportInput& input, RecordSink& sink) {
         // A signature is an incremental update pointing back at the file's own
         // cross-reference data; on a damaged file every verifier would reject it. So the
         // file is refused here, where staff see it, not left unsignable.
-        problem = QuoteName(name) + " is damaged and cannot be signed as it is (qpdf: " +
-                  check->warnings + "); export it again from the SIS";
+        problem = QuoteName(name) +
+                  " is damaged and cannot be signed as it is (qpdf: " + check->warnings +
+                  "); export it again from the SIS";
       }
     }
     if (!problem.empty()) {
