@@ -1,0 +1,71 @@
+// The mail scheduler: each round, per institution with invitations on, it queues due first
+// emails and reminders, and inside the institution's sending window claims what the rate
+// limits allow, gives each claimed email a fresh single-use token (only its SHA-256 is
+// stored), renders it from templates/email, and sends it through the transport, recording
+// sent / deferred (backoff) / failed (re-routed to a personal address when there is one).
+// Thread contract: one Mailer per thread; it owns its transport (and SMTP connection).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/log.h"
+#include "common/result.h"
+#include "daemon/config/config.h"
+#include "daemon/mail/mail_templates.h"
+#include "daemon/mail/transport.h"
+#include "daemon/store/database.h"
+#include "daemon/store/invitation_store.h"
+
+namespace credd::mail {
+
+struct MailerOptions {
+  std::string owner;        // Lease owner: "<host>:<pid>", unique per process.
+  int lease_seconds = 300;  // A claim not completed by then may be taken by another worker.
+  int max_per_round = 100;  // Claimed per institution per round.
+};
+
+class Mailer {
+ public:
+  Mailer(Database& database, Logger& log, std::unique_ptr<MailTransport> transport,
+         std::unique_ptr<MailTemplates> templates, MailerOptions options);
+
+  // One round at `now`. Returns the emails handed to the transport; kUnavailable when the
+  // database is unreachable (the round is simply tried again).
+  Result<int> RunOnce(const Config& config, std::chrono::system_clock::time_point now);
+
+  // Ends the transport's connection (QUIT).
+  void Close();
+
+ private:
+  Result<int> RunInstitution(pqxx::connection& conn, const Config& config,
+                             const InstitutionConfig& institution, const std::string& now_iso,
+                             std::chrono::system_clock::time_point now);
+  Status SendOne(pqxx::connection& conn, const Config& config, const InstitutionConfig& institution,
+                 const ClaimedMail& mail, const std::string& now_iso,
+                 std::chrono::system_clock::time_point now);
+
+  Database& database_;
+  Logger& log_;
+  std::unique_ptr<MailTransport> transport_;
+  std::unique_ptr<MailTemplates> templates_;
+  MailerOptions options_;
+  // Raw tokens of emails whose delivery is uncertain or deferred, by outbox row, so that a
+  // retry from this process carries the very same link. Never logged, never stored.
+  std::map<int64_t, std::string> pending_tokens_;
+};
+
+// A Mailer for the config: the SMTP or maildir transport (reading the SMTP password from
+// its secret source) and the email templates under templates_dir/email.
+Result<std::unique_ptr<Mailer>> BuildMailer(const Config& config, Database& database, Logger& log,
+                                            const std::string& templates_dir);
+
+// The domain of an address ("registrar@college.ca" -> "college.ca"), for Message-IDs.
+std::string DomainOf(const std::string& address);
+
+// 256 random bits, base64url without padding (43 characters).
+std::string NewToken();
+
+}  // namespace credd::mail
