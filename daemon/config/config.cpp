@@ -385,6 +385,24 @@ void ReadDatabase(MapReader& reader, DatabaseConfig* database) {
   });
 }
 
+void ReadRateLimits(MapReader& reader, std::vector<RateLimit>* limits) {
+  std::vector<RateLimit> read;
+  bool listed = reader
+                    .List("rate_limits", MapReader::Need::kOptional,
+                          [&](MapReader& item, std::size_t) {
+                            RateLimit limit;
+                            item.Int("messages", &limit.messages, 1, 1000000);
+                            item.Int("seconds", &limit.seconds, 1, 30 * 86400);
+                            if (limit.messages == 0)
+                              item.Problem("messages", "required key is missing");
+                            if (limit.seconds == 0)
+                              item.Problem("seconds", "required key is missing");
+                            read.push_back(limit);
+                          })
+                    .has_value();
+  if (listed) *limits = std::move(read);
+}
+
 void ReadMail(MapReader& reader, MailConfig* mail) {
   reader.Enum("transport", &mail->transport, kTransports);
   reader.String("maildir", &mail->maildir);
@@ -404,6 +422,94 @@ void ReadMail(MapReader& reader, MailConfig* mail) {
     smtp.String("ca_file", &config->ca_file);
     smtp.Int("timeout_seconds", &config->timeout_seconds, 1, kMaxTimeoutSeconds);
   });
+  ReadRateLimits(reader, &mail->rate_limits);
+  reader.Int("retry_initial_seconds", &mail->retry_initial_seconds, 1, 86400);
+  reader.Int("retry_max_seconds", &mail->retry_max_seconds, 1, 7 * 86400);
+  reader.Int("scheduler_seconds", &mail->scheduler_seconds, 1, 3600);
+}
+
+bool IsHourMinute(const std::string& text) {
+  return text.size() == 5 && std::isdigit(static_cast<unsigned char>(text[0])) &&
+         std::isdigit(static_cast<unsigned char>(text[1])) && text[2] == ':' &&
+         std::isdigit(static_cast<unsigned char>(text[3])) &&
+         std::isdigit(static_cast<unsigned char>(text[4])) && text.substr(0, 2) <= "23" &&
+         text.substr(3, 2) <= "59";
+}
+
+void ReadInvitations(MapReader& reader, InvitationConfig* inv) {
+  std::string enabled;
+  if (reader.String("enabled", &enabled)) {
+    if (enabled == "true" || enabled == "false") {
+      inv->enabled = enabled == "true";
+    } else {
+      reader.Problem("enabled", "must be true or false, got '" + enabled + "'");
+    }
+  }
+  if (reader.String("activation_url", &inv->activation_url) &&
+      inv->activation_url.find("{token}") == std::string::npos) {
+    reader.Problem("activation_url", "must contain {token}");
+  }
+  reader.String("portfolio_url", &inv->portfolio_url);
+  reader.String("from_address", &inv->from_address);
+  if (inv->enabled && inv->from_address.empty()) {
+    reader.Problem("from_address", "required key is missing");
+  }
+  reader.String("from_name", &inv->from_name);
+  reader.String("reply_to", &inv->reply_to);
+  reader.Int("expiry_days", &inv->expiry_days, 1, 365);
+  std::vector<std::string> reminders;
+  if (reader.StringList("reminder_days", &reminders)) {
+    inv->reminder_days.clear();
+    for (std::size_t i = 0; i < reminders.size(); ++i) {
+      int days = std::atoi(reminders[i].c_str());
+      if (days < 1 || days > 365 || std::to_string(days) != reminders[i]) {
+        reader.Problem("reminder_days[" + std::to_string(i) + "]",
+                       "must be a whole number of days from 1 to 365, got '" + reminders[i] + "'");
+        continue;
+      }
+      inv->reminder_days.push_back(days);
+    }
+  }
+  std::string notices;
+  if (reader.String("notices", &notices)) {
+    if (notices == "true" || notices == "false") {
+      inv->notices = notices == "true";
+    } else {
+      reader.Problem("notices", "must be true or false, got '" + notices + "'");
+    }
+  }
+  reader.Map("window", [&](MapReader& window) {
+    static constexpr std::array<std::string_view, 7> kDays = {"mon", "tue", "wed", "thu",
+                                                              "fri", "sat", "sun"};
+    std::vector<std::string> days;
+    if (window.StringList("days", &days)) {
+      for (const std::string& day : days) {
+        if (!Contains(kDays, day)) {
+          window.Problem("days", "must list days among " + JoinList(kDays) + "; got '" + day + "'");
+        }
+      }
+      inv->days = days;
+    }
+    if (window.String("start", &inv->window_start) && !IsHourMinute(inv->window_start)) {
+      window.Problem("start", "must be HH:MM, got '" + inv->window_start + "'");
+    }
+    if (window.String("end", &inv->window_end) && !IsHourMinute(inv->window_end)) {
+      window.Problem("end", "must be HH:MM, got '" + inv->window_end + "'");
+    }
+    if (inv->window_end <= inv->window_start) window.Problem("end", "must be after start");
+    if (window.String("time_zone", &inv->time_zone) &&
+        !fs::exists(fs::path("/usr/share/zoneinfo") / inv->time_zone)) {
+      window.Problem("time_zone", "unknown IANA time zone '" + inv->time_zone + "'");
+    }
+    if (window.StringList("blackout_dates", &inv->blackout_dates)) {
+      for (const std::string& date : inv->blackout_dates) {
+        if (date.size() != 10 || date[4] != '-' || date[7] != '-') {
+          window.Problem("blackout_dates", "must list YYYY-MM-DD dates; got '" + date + "'");
+        }
+      }
+    }
+  });
+  ReadRateLimits(reader, &inv->rate_limits);
 }
 
 void ReadCsv(MapReader& reader, CsvConfig* csv) {
@@ -487,6 +593,14 @@ void ReadInstitution(MapReader& reader, InstitutionConfig* institution) {
   });
   reader.StringList("grading_legend_en", &institution->grading_legend_en);
   reader.StringList("grading_legend_fr", &institution->grading_legend_fr);
+  bool has_invitations = false;
+  reader.Map("invitations", [&](MapReader& inv) {
+    has_invitations = true;
+    ReadInvitations(inv, &institution->invitations);
+  });
+  // Without an invitations section there is no From address: invitations stay off until
+  // the institution says who they come from.
+  if (!has_invitations) institution->invitations.enabled = false;
 }
 
 void ReadRoot(MapReader& root, Config* config) {

@@ -60,10 +60,41 @@ struct SmtpConfig {
   int timeout_seconds = 30;        // Per-command timeout.
 };
 
+// At most `messages` emails in any `seconds`-long window (e.g. 30 per 60 s).
+struct RateLimit {
+  int messages = 0;
+  int seconds = 0;
+};
+
 struct MailConfig {
-  std::string transport = "maildir";  // "smtp" or "maildir".
-  std::string maildir = "mail";       // Maildir folder for transport=maildir.
-  SmtpConfig smtp;                    // Relay settings for transport=smtp.
+  std::string transport = "maildir";   // "smtp" or "maildir".
+  std::string maildir = "mail";        // Maildir folder for transport=maildir.
+  SmtpConfig smtp;                     // Relay settings for transport=smtp.
+  std::vector<RateLimit> rate_limits;  // Across all institutions; empty = none.
+  int retry_initial_seconds = 60;      // First retry after a 4xx or connection failure ...
+  int retry_max_seconds = 3600;        // ... doubling up to this.
+  int scheduler_seconds = 10;          // How often due invitations are looked for.
+};
+
+// When and how an institution's invitations go out.
+struct InvitationConfig {
+  bool enabled = true;          // false: credentials and documents only, no emails.
+  std::string activation_url =  // Must contain {token}.
+      "https://wallet.example.ca/activate?token={token}";
+  std::string portfolio_url = "https://wallet.example.ca/";  // In notices.
+  std::string from_address;                  // Required when enabled ("registrar@college.ca").
+  std::string from_name;                     // Display name ("Registrar / Registraire").
+  std::string reply_to;                      // Optional address for replies.
+  int expiry_days = 30;                      // A token expires this long after it is sent.
+  std::vector<int> reminder_days = {7, 21};  // Reminders, days after the first send.
+  bool notices = true;  // Tell students who already activated about new documents.
+  // Sending window, in the institution's time zone.
+  std::vector<std::string> days = {"mon", "tue", "wed", "thu", "fri"};
+  std::string window_start = "09:00";         // HH:MM local.
+  std::string window_end = "17:00";           // HH:MM local, after window_start.
+  std::string time_zone = "America/Toronto";  // IANA name.
+  std::vector<std::string> blackout_dates;    // YYYY-MM-DD local dates with no sending.
+  std::vector<RateLimit> rate_limits = {{30, 60}, {10000, 86400}};  // This institution's.
 };
 
 struct SigningConfig {
@@ -108,6 +139,8 @@ struct InstitutionConfig {
   std::vector<Signatory> signatories;          // Signature lines on diplomas.
   std::vector<std::string> grading_legend_en;  // One line per grade on transcripts.
   std::vector<std::string> grading_legend_fr;
+
+  InvitationConfig invitations;  // Activation invitations, reminders and notices.
 };
 
 struct Config {
