@@ -22,6 +22,22 @@ struct ImportOptions {
   std::string out_dir;      // --out DIR: also write each signed PDF there
 };
 
+struct StudentOptions {
+  std::string institution;        // --institution ID
+  std::string student_id;         // --student-id ID
+  std::string email;              // --email ADDR
+  std::string kind = "personal";  // --kind institutional|personal (add-email); --to (resend)
+  bool primary = false;           // --primary
+};
+
+int StudentFindCommand(const GlobalOptions& global, const StudentOptions& options, Logger& log,
+                       std::ostream& out, std::ostream& err);
+int StudentAddEmailCommand(const GlobalOptions& global, const StudentOptions& options,
+                           const std::string& actor, Logger& log, std::ostream& out,
+                           std::ostream& err);
+int InviteResendCommand(const GlobalOptions& global, const StudentOptions& options, Logger& log,
+                        std::ostream& out, std::ostream& err);
+
 // "credctl:<login>", for audit events.
 std::string CommandActor();
 

@@ -65,6 +65,33 @@ int main(int argc, char** argv) {
       "add", "make a certificate known for verification (the configured key signs)");
   keys_add->add_option("--certificate", key_certificate, "PEM certificate (and chain)")->required();
 
+  credd::ctl::StudentOptions student_options;
+  auto* student = app.add_subcommand("student", "find a student, add an email address");
+  student->require_subcommand(1);
+  auto* find = student->add_subcommand("find", "a student's emails, documents and invitations");
+  auto* find_by = find->add_option_group("by");
+  find_by->add_option("--student-id", student_options.student_id, "SIS student id");
+  find_by->add_option("--email", student_options.email, "an address of the student");
+  find_by->require_option(1);
+  find->add_option("--institution", student_options.institution, "institution id");
+  find->add_flag("--json", global.json, "print one JSON document");
+  auto* add_email = student->add_subcommand("add-email", "add (or reactivate) an address");
+  add_email->add_option("--institution", student_options.institution, "institution id")->required();
+  add_email->add_option("--student-id", student_options.student_id, "SIS student id")->required();
+  add_email->add_option("--email", student_options.email, "the address")->required();
+  add_email->add_option("--kind", student_options.kind, "institutional or personal")
+      ->check(CLI::IsMember({"institutional", "personal"}));
+  add_email->add_flag("--primary", student_options.primary, "make it the primary address");
+
+  auto* invite = app.add_subcommand("invite", "activation invitations");
+  invite->require_subcommand(1);
+  auto* resend = invite->add_subcommand("resend", "send a new invitation (a new link)");
+  resend->add_option("--institution", student_options.institution, "institution id")->required();
+  resend->add_option("--student-id", student_options.student_id, "SIS student id")->required();
+  std::string resend_to;
+  resend->add_option("--to", resend_to, "personal: to the personal address")
+      ->check(CLI::IsMember({"personal"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -95,6 +122,17 @@ int main(int argc, char** argv) {
   if (export_cmd->parsed()) {
     return credd::ctl::DocumentExportCommand(global, document_id, export_path, log, std::cout,
                                              std::cerr);
+  }
+  if (find->parsed()) {
+    return credd::ctl::StudentFindCommand(global, student_options, log, std::cout, std::cerr);
+  }
+  if (add_email->parsed()) {
+    return credd::ctl::StudentAddEmailCommand(global, student_options, actor, log, std::cout,
+                                              std::cerr);
+  }
+  if (resend->parsed()) {
+    student_options.kind = resend_to;
+    return credd::ctl::InviteResendCommand(global, student_options, log, std::cout, std::cerr);
   }
   if (keys_list->parsed()) return credd::ctl::KeysListCommand(global, log, std::cout, std::cerr);
   if (keys_add->parsed()) {

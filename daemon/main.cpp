@@ -2,11 +2,13 @@
 // its dependencies; nothing else in credd constructs a stage or reads global state.
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
+#include <csignal>
 #include <iostream>
 
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "daemon/config/config.h"
+#include "daemon/mail/mailer.h"
 #include "daemon/pipeline/signing_setup.h"
 #include "daemon/service/daemon.h"
 #include "daemon/service/systemd_notifier.h"
@@ -28,6 +30,8 @@ credd::Result<credd::Config> LoadChecked(const std::string& path,
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A relay that hangs up mid-write must be an error to handle, not a signal that kills.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"credd: the registrar's credential issuing daemon"};
   std::string config_path;
   bool once = false;
@@ -78,7 +82,12 @@ int main(int argc, char** argv) {
   auto load_signing = [](const credd::Config& c) {
     return credd::LoadSigningSetup(c, CREDD_TEMPLATES_DIR);
   };
+  credd::Database& db = **database;
+  auto load_mailer = [&db, &log](const credd::Config& c) {
+    return credd::mail::BuildMailer(
+        c, db, log, c.templates_dir.empty() ? CREDD_TEMPLATES_DIR : c.templates_dir);
+  };
   credd::Daemon daemon(io, std::move(config).value(), credd::LoadConfigFile, load_signing,
-                       **database, notifier, log, options);
+                       load_mailer, db, notifier, log, options);
   return daemon.Run();
 }

@@ -26,6 +26,12 @@ std::string TodayUtc() {
   return now.substr(0, 10);
 }
 
+InviteMode InviteModeFor(const InstitutionConfig& institution) {
+  if (!institution.invitations.enabled) return InviteMode::kNone;
+  return institution.invitations.notices ? InviteMode::kInvitationsAndNotices
+                                         : InviteMode::kInvitations;
+}
+
 // Business rules, then (when a renderer is given) whether the document can be printed.
 // PDFs supplied by the institution are signed as they are, so they are not rendered.
 std::vector<RecordError> CheckRecord(CredentialRecord& record, const InstitutionConfig& institution,
@@ -147,7 +153,8 @@ class StoringSink : public RecordSink {
         process_(process),
         chunk_size_(chunk_size),
         skip_(batch.records_processed),
-        writer_(std::make_unique<ChunkWriter>(conn, batch, process.actor)) {}
+        invite_(InviteModeFor(institution)),
+        writer_(std::make_unique<ChunkWriter>(conn, batch, process.actor, invite_)) {}
 
   bool OnRecord(CredentialRecord record) override {
     if (++position_ <= skip_) return true;
@@ -233,6 +240,7 @@ class StoringSink : public RecordSink {
   int total_ = 0;     // Read since the last flush.
   int rejected_ = 0;  // Rejected by validation since the last flush.
   int duplicates_in_file_ = 0;
+  InviteMode invite_;
   std::optional<Error> failure_;
   std::unique_ptr<ChunkWriter> writer_;
 };

@@ -45,12 +45,13 @@ std::vector<std::string> RestartOnlyChanges(const Config& before, const Config& 
 }
 
 Daemon::Daemon(boost::asio::io_context& io, Config config, ConfigLoader loader,
-               SigningLoader signing_loader, Database& database, SystemdNotifier& notifier,
-               Logger& log, Options options)
+               SigningLoader signing_loader, MailerLoader mailer_loader, Database& database,
+               SystemdNotifier& notifier, Logger& log, Options options)
     : io_(io),
       config_(std::move(config)),
       loader_(std::move(loader)),
       signing_loader_(std::move(signing_loader)),
+      mailer_loader_(std::move(mailer_loader)),
       database_(database),
       notifier_(notifier),
       log_(log),
@@ -123,8 +124,34 @@ void Daemon::StartWorker() {
   worker_thread_ = std::thread([this] { worker_io_.run(); });
 }
 
+void Daemon::ScheduleMail() {
+  std::shared_ptr<const Config> config = Snapshot();
+  mail_timer_.expires_after(std::chrono::seconds(config->mail.scheduler_seconds));
+  mail_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stop_) return;
+    RunMailRound();
+    ScheduleMail();
+  });
+}
+
+void Daemon::RunMailRound() {
+  if (!mailer_) return;
+  auto handled = mailer_->RunOnce(*Snapshot(), std::chrono::system_clock::now());
+  if (!handled) {
+    log_.Error("mail.round_failed", {{"error", handled.error().ToString()}});
+  }
+}
+
 void Daemon::StopWorker() {
   stop_ = true;
+  if (mail_guard_) {
+    mail_guard_.reset();
+    boost::asio::post(mail_io_, [this] {
+      mail_timer_.cancel();
+      if (mailer_) mailer_->Close();
+    });
+  }
+  if (mail_thread_.joinable()) mail_thread_.join();
   if (worker_guard_) {
     worker_guard_.reset();
     // Queued files stay in incoming/ for the next start; the one in hand sees stop_ and
@@ -179,6 +206,12 @@ void Daemon::PostResume() {
 
 int Daemon::RunOnce() {
   int status = 0;
+  auto mailer = mailer_loader_(config_);
+  if (!mailer) {
+    log_.Error("daemon.start_failed",
+               {{"where", mailer.error().where}, {"error", mailer.error().message}});
+    return mailer.error().ExitCode();
+  }
   for (const InstitutionConfig& institution : config_.institutions) {
     Status s = intake_.ResumeProcessing(config_, institution);
     if (s) s = intake_.TakeAllIncoming(config_, institution);
@@ -189,6 +222,13 @@ int Daemon::RunOnce() {
       status = s.error().ExitCode();
     }
   }
+  // Send what is due now (inside the sending windows and limits), then leave.
+  auto sent = (*mailer)->RunOnce(config_, std::chrono::system_clock::now());
+  if (!sent) {
+    log_.Error("mail.round_failed", {{"error", sent.error().ToString()}});
+    status = sent.error().ExitCode();
+  }
+  (*mailer)->Close();
   log_.Info("daemon.once_done", {{"exit_status", std::to_string(status)}});
   return status;
 }
@@ -226,6 +266,20 @@ int Daemon::Run() {
                              {"once", options_.once ? "true" : "false"}});
 
   if (options_.once) return RunOnce();
+
+  auto mailer = mailer_loader_(config_);
+  if (!mailer) {
+    log_.Error("daemon.start_failed",
+               {{"where", mailer.error().where}, {"error", mailer.error().message}});
+    return mailer.error().ExitCode();
+  }
+  mailer_ = std::move(mailer).value();
+  mail_guard_ =
+      std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
+          mail_io_.get_executor());
+  boost::asio::post(mail_io_, [this] { RunMailRound(); });
+  ScheduleMail();
+  mail_thread_ = std::thread([this] { mail_io_.run(); });
 
   StartWorker();
   PostResume();
@@ -309,6 +363,14 @@ void Daemon::Reload() {
     notifier_.Ready(StatusLine());
     return;
   }
+  auto next_mailer = mailer_loader_(next);
+  if (!next_mailer) {
+    log_.Error("config.reload_rejected", {{"where", next_mailer.error().where},
+                                          {"error", next_mailer.error().message},
+                                          {"action", "keeping the running configuration"}});
+    notifier_.Ready(StatusLine());
+    return;
+  }
   if (Status s = PrepareInstitutions(next); !s) {
     log_.Error("config.reload_rejected", {{"where", s.error().where},
                                           {"error", s.error().message},
@@ -318,6 +380,14 @@ void Daemon::Reload() {
   }
   config_ = std::move(next);
   UseDocuments(*documents);
+  {
+    // The mail thread swaps in the new mailer between rounds, closing the old connection.
+    std::shared_ptr<mail::Mailer> handoff = std::move(next_mailer).value();
+    boost::asio::post(mail_io_, [this, handoff] {
+      if (mailer_) mailer_->Close();
+      mailer_ = handoff;
+    });
+  }
   {
     std::lock_guard lock(mu_);
     snapshot_ = std::make_shared<const Config>(config_);

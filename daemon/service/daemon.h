@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/result.h"
 #include "daemon/config/config.h"
+#include "daemon/mail/mailer.h"
 #include "daemon/pipeline/document_issuer.h"
 #include "daemon/pipeline/file_intake.h"
 #include "daemon/pipeline/signing_setup.h"
@@ -46,10 +47,12 @@ class Daemon {
       std::function<Result<Config>(const std::string& path, std::vector<ConfigProblem>*)>;
   // Loads the renderer and the signing key for a config; injected like the config loader.
   using SigningLoader = std::function<Result<SigningSetup>(const Config&)>;
+  // Builds the mailer (transport and templates) for a config.
+  using MailerLoader = std::function<Result<std::unique_ptr<mail::Mailer>>(const Config&)>;
 
   Daemon(boost::asio::io_context& io, Config config, ConfigLoader loader,
-         SigningLoader signing_loader, Database& database, SystemdNotifier& notifier, Logger& log,
-         Options options);
+         SigningLoader signing_loader, MailerLoader mailer_loader, Database& database,
+         SystemdNotifier& notifier, Logger& log, Options options);
   ~Daemon();
 
   // Runs until SIGTERM/SIGINT (or, with once, until the work at hand is done). Returns the
@@ -79,11 +82,14 @@ class Daemon {
   };
   Result<std::shared_ptr<Documents>> LoadDocuments(const Config& config);
   void UseDocuments(std::shared_ptr<Documents> documents);
+  void ScheduleMail();
+  void RunMailRound();
 
   boost::asio::io_context& io_;
   Config config_;
   ConfigLoader loader_;
   SigningLoader signing_loader_;
+  MailerLoader mailer_loader_;
   Database& database_;
   SystemdNotifier& notifier_;
   Logger& log_;
@@ -101,6 +107,13 @@ class Daemon {
   FileIntake intake_;                     // Used on the worker thread only.
   std::shared_ptr<Documents> documents_;  // Owned here; the worker's copy is swapped in by post.
   std::shared_ptr<Documents> worker_documents_;  // Worker thread only.
+  // The mail thread: sends on its own, so a slow relay never delays imports.
+  boost::asio::io_context mail_io_;
+  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
+      mail_guard_;
+  std::thread mail_thread_;
+  boost::asio::steady_timer mail_timer_{mail_io_};
+  std::shared_ptr<mail::Mailer> mailer_;  // Mail thread only (swapped in by post on reload).
   DropWatcher watcher_;
   mutable std::mutex mu_;                   // Guards snapshot_ and pending_.
   std::shared_ptr<const Config> snapshot_;  // The config the worker reads.

@@ -36,7 +36,7 @@ constexpr const char* kInsertAudit =
 
 constexpr const char* kStoreChunk =
     "SELECT ordinal, outcome, version FROM credd_store_chunk($1, $2, $3::jsonb, $4::jsonb, $5, "
-    "$6, $7)";
+    "$6, $7, $8, $9)";
 constexpr const char* kFinishBatch =
     "UPDATE batches SET status = $2, error_message = NULLIF($3, ''), finished_at = now() "
     "WHERE id = $1 RETURNING institution_id, total, accepted, rejected, duplicates";
@@ -155,8 +155,9 @@ Result<BatchStart> BeginBatch(pqxx::connection& conn, const std::string& institu
   }
 }
 
-ChunkWriter::ChunkWriter(pqxx::connection& conn, const BatchRow& batch, std::string actor)
-    : conn_(conn), batch_(batch), actor_(std::move(actor)) {}
+ChunkWriter::ChunkWriter(pqxx::connection& conn, const BatchRow& batch, std::string actor,
+                         InviteMode invite)
+    : conn_(conn), batch_(batch), actor_(std::move(actor)), invite_(invite) {}
 
 ChunkWriter::~ChunkWriter() {
   if (txn_) {
@@ -210,8 +211,10 @@ Result<ChunkOutcome> ChunkWriter::Flush(int records_processed, int total, int re
   ChunkOutcome outcome;
   try {
     if (!txn_) txn_ = std::make_unique<pqxx::work>(conn_);
-    pqxx::result rows = txn_->exec_params(kStoreChunk, batch_.id, actor_, "[" + records_ + "]",
-                                          "[" + errors_ + "]", records_processed, total, rejected);
+    pqxx::result rows =
+        txn_->exec_params(kStoreChunk, batch_.id, actor_, "[" + records_ + "]", "[" + errors_ + "]",
+                          records_processed, total, rejected, invite_ != InviteMode::kNone,
+                          invite_ == InviteMode::kInvitationsAndNotices);
     for (const pqxx::row& row : rows) {
       std::string kind = row[1].as<std::string>();
       if (kind == "stored") {

@@ -72,10 +72,18 @@ struct ChunkOutcome {
 // credd_store_chunk function) so that a million-row file is not six million round trips.
 // Add/AddError buffer; Flush sends the buffer inside the open transaction; Commit flushes,
 // advances the batch and commits. Destroying an uncommitted writer rolls back.
+// Whether storing a credential also queues an email (the outbox, same transaction).
+enum class InviteMode {
+  kNone,                   // Invitations are off for this institution.
+  kInvitations,            // Invite students who have not activated.
+  kInvitationsAndNotices,  // ... and tell activated students about new documents.
+};
+
 class ChunkWriter {
  public:
   // `actor` names who writes, for the audit events ("credd", "credctl:alice").
-  ChunkWriter(pqxx::connection& conn, const BatchRow& batch, std::string actor);
+  ChunkWriter(pqxx::connection& conn, const BatchRow& batch, std::string actor,
+              InviteMode invite = InviteMode::kNone);
   ~ChunkWriter();
   ChunkWriter(const ChunkWriter&) = delete;
   ChunkWriter& operator=(const ChunkWriter&) = delete;
@@ -99,6 +107,7 @@ class ChunkWriter {
   pqxx::connection& conn_;
   BatchRow batch_;
   std::string actor_;
+  InviteMode invite_;
   std::unique_ptr<pqxx::work> txn_;
   std::string records_;  // JSON array elements, comma-separated.
   std::string errors_;

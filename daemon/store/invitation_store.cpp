@@ -1,0 +1,355 @@
+#include "daemon/store/invitation_store.h"
+
+#include "daemon/store/database.h"
+
+namespace credd {
+namespace {
+
+// A pending invitation is ready when every active credential of its student and batch has
+// an active document: the email lists them.
+constexpr const char* kQueueFirst =
+    "INSERT INTO mail_outbox (invitation, message_id, recipient, status, kind, institution_id, "
+    "email, next_attempt_at) "
+    "SELECT i.id, 'inv' || i.id || '.0@' || $3, e.address, 'queued', "
+    "CASE i.kind WHEN 'notice' THEN 'notice' ELSE 'invitation' END, s.institution_id, e.id, "
+    "$2::timestamptz "
+    "FROM invitations i JOIN students s ON s.id = i.student "
+    "JOIN student_emails e ON e.id = i.email "
+    "WHERE s.institution_id = $1 AND i.state = 'pending' AND i.send_after <= $2::timestamptz "
+    "AND NOT EXISTS (SELECT 1 FROM mail_outbox o WHERE o.invitation = i.id) "
+    "AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.student = i.student "
+    "  AND c.batch = i.batch AND c.status = 'active' "
+    "  AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.credential = c.id "
+    "                  AND d.status = 'active')) "
+    "ON CONFLICT (message_id) DO NOTHING";
+constexpr const char* kQueueReminders =
+    "INSERT INTO mail_outbox (invitation, message_id, recipient, status, kind, institution_id, "
+    "email, next_attempt_at) "
+    "SELECT i.id, 'inv' || i.id || '.' || (i.reminders_sent + 1) || '@' || $3, e.address, "
+    "'queued', 'reminder', s.institution_id, e.id, $2::timestamptz "
+    "FROM invitations i JOIN students s ON s.id = i.student "
+    "JOIN student_emails e ON e.id = i.email "
+    "WHERE s.institution_id = $1 AND i.kind = 'invitation' AND i.state IN ('sent', 'reminded') "
+    "AND i.next_reminder_at <= $2::timestamptz AND i.reminders_sent < $4 "
+    "AND NOT EXISTS (SELECT 1 FROM mail_outbox o WHERE o.invitation = i.id "
+    "                AND o.status IN ('queued', 'sending', 'deferred')) "
+    "ON CONFLICT (message_id) DO NOTHING";
+constexpr const char* kExpire =
+    "UPDATE invitations i SET state = 'expired', updated_at = now() FROM students s "
+    "WHERE s.id = i.student AND s.institution_id = $1 AND i.state IN ('sent', 'reminded') "
+    "AND i.expires_at <= $2::timestamptz AND i.next_reminder_at IS NULL";
+constexpr const char* kLocalTime =
+    "SELECT extract(isodow FROM $1::timestamptz AT TIME ZONE $2)::int, "
+    "to_char($1::timestamptz AT TIME ZONE $2, 'HH24:MI'), "
+    "to_char($1::timestamptz AT TIME ZONE $2, 'YYYY-MM-DD')";
+constexpr const char* kCountInWindow =
+    "SELECT count(*) FROM mail_outbox WHERE ($1 = '' OR institution_id = $1) AND "
+    "(sent_at > $2::timestamptz - make_interval(secs => $3) "
+    " OR (status = 'sending' AND lease_until > $2::timestamptz))";
+constexpr const char* kClaim =
+    "UPDATE mail_outbox o SET status = 'sending', lease_owner = $3, "
+    "lease_until = $2::timestamptz + make_interval(secs => $4), attempts = o.attempts + 1, "
+    "updated_at = now() "
+    "FROM invitations i, students s, student_emails e "
+    "WHERE o.id IN (SELECT id FROM mail_outbox WHERE institution_id = $1 AND "
+    "  ((status IN ('queued', 'deferred') AND next_attempt_at <= $2::timestamptz) OR "
+    "   (status = 'sending' AND lease_until < $2::timestamptz)) "
+    "  ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) "
+    "AND i.id = o.invitation AND s.id = i.student AND e.id = o.email "
+    "RETURNING o.id, o.invitation, o.kind, o.message_id, o.recipient, o.email, e.kind, "
+    "o.attempts, i.reminders_sent, s.student_id, s.family_name, s.given_names, "
+    "s.preferred_locale, s.id";
+constexpr const char* kOwned =
+    "SELECT 1 FROM mail_outbox WHERE id = $1 AND lease_owner = $2 AND status = 'sending' "
+    "FOR UPDATE";
+
+std::string Hex64(const std::string& hex) { return "\\x" + hex; }
+
+bool Owned(pqxx::work& txn, const ClaimedMail& mail, const std::string& owner) {
+  return !txn.exec_params(kOwned, mail.outbox_id, owner).empty();
+}
+
+}  // namespace
+
+Result<int> QueueDueMail(pqxx::connection& conn, const std::string& institution_id,
+                         const std::string& now, const std::string& message_id_domain,
+                         int reminders_allowed) {
+  try {
+    pqxx::work txn(conn);
+    int queued = static_cast<int>(
+        txn.exec_params(kQueueFirst, institution_id, now, message_id_domain).affected_rows());
+    queued += static_cast<int>(
+        txn.exec_params(kQueueReminders, institution_id, now, message_id_domain, reminders_allowed)
+            .affected_rows());
+    txn.exec_params(kExpire, institution_id, now);
+    txn.commit();
+    return queued;
+  } catch (const std::exception& e) {
+    return PqError("queueing the due mail of " + institution_id, e);
+  }
+}
+
+Result<LocalTime> LocalTimeIn(pqxx::connection& conn, const std::string& now,
+                              const std::string& time_zone) {
+  try {
+    pqxx::read_transaction txn(conn);
+    pqxx::row row = txn.exec_params1(kLocalTime, now, time_zone);
+    return LocalTime{row[0].as<int>(), row[1].as<std::string>(), row[2].as<std::string>()};
+  } catch (const std::exception& e) {
+    return PqError("reading the local time in " + time_zone, e);
+  }
+}
+
+Result<std::vector<ClaimedMail>> ClaimMail(
+    pqxx::connection& conn, const std::string& institution_id, const std::string& now,
+    const std::string& owner, int lease_seconds, const std::vector<RateWindow>& institution_limits,
+    const std::vector<RateWindow>& global_limits, int max_claim) {
+  try {
+    pqxx::work txn(conn);
+    // The global lock first, always in the same order, so two daemons cannot deadlock.
+    txn.exec("SELECT pg_advisory_xact_lock(hashtext('credd-mail-global'))");
+    txn.exec_params("SELECT pg_advisory_xact_lock(hashtext('credd-mail:' || $1))", institution_id);
+    int64_t budget = max_claim;
+    auto apply = [&](const std::vector<RateWindow>& limits, const std::string& scope) {
+      for (const RateWindow& limit : limits) {
+        int64_t used = txn.exec_params1(kCountInWindow, scope, now, limit.seconds)[0].as<int64_t>();
+        budget = std::min<int64_t>(budget, limit.messages - used);
+      }
+    };
+    apply(institution_limits, institution_id);
+    apply(global_limits, "");
+    std::vector<ClaimedMail> claimed;
+    if (budget <= 0) {
+      txn.commit();
+      return claimed;
+    }
+    for (const pqxx::row& row :
+         txn.exec_params(kClaim, institution_id, now, owner, lease_seconds, budget)) {
+      ClaimedMail m;
+      m.outbox_id = row[0].as<int64_t>();
+      m.invitation = row[1].as<int64_t>();
+      m.kind = row[2].as<std::string>();
+      m.message_id = row[3].as<std::string>();
+      m.recipient = row[4].as<std::string>();
+      m.email = row[5].as<int64_t>();
+      m.email_kind = row[6].as<std::string>();
+      m.attempts = row[7].as<int>();
+      m.reminders_sent = row[8].as<int>();
+      m.student_id = row[9].as<std::string>();
+      m.family_name = row[10].as<std::string>();
+      m.given_names = row[11].as<std::string>();
+      m.locale = row[12].as<std::string>();
+      m.student = row[13].as<int64_t>();
+      claimed.push_back(std::move(m));
+    }
+    txn.commit();
+    return claimed;
+  } catch (const std::exception& e) {
+    return PqError("claiming mail for " + institution_id, e);
+  }
+}
+
+Result<bool> SetToken(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+                      const std::string& token_sha256_hex, const std::string& expires_at) {
+  try {
+    pqxx::work txn(conn);
+    if (!Owned(txn, mail, owner)) return false;
+    txn.exec_params(
+        "UPDATE invitations SET token_sha256 = $2::bytea, expires_at = $3::timestamptz, "
+        "updated_at = now() WHERE id = $1",
+        mail.invitation, Hex64(token_sha256_hex), expires_at);
+    txn.commit();
+    return true;
+  } catch (const std::exception& e) {
+    return PqError("storing the token of invitation " + std::to_string(mail.invitation), e);
+  }
+}
+
+Result<std::vector<DocumentLine>> StudentDocuments(pqxx::connection& conn, int64_t student) {
+  try {
+    pqxx::read_transaction txn(conn);
+    std::vector<DocumentLine> lines;
+    for (const pqxx::row& row :
+         txn.exec_params("SELECT c.kind, c.title, d.public_id::text FROM documents d "
+                         "JOIN credentials c ON c.id = d.credential "
+                         "WHERE c.student = $1 AND d.status = 'active' ORDER BY d.id",
+                         student)) {
+      lines.push_back(
+          {row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>()});
+    }
+    return lines;
+  } catch (const std::exception& e) {
+    return PqError("listing the documents of student " + std::to_string(student), e);
+  }
+}
+
+Result<bool> MarkSent(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+                      const std::string& now, const std::string& reply,
+                      const std::vector<int>& reminder_days) {
+  try {
+    pqxx::work txn(conn);
+    if (!Owned(txn, mail, owner)) return false;
+    txn.exec_params(
+        "UPDATE mail_outbox SET status = 'sent', sent_at = $2::timestamptz, last_reply = $3, "
+        "lease_owner = NULL, lease_until = NULL, updated_at = now() WHERE id = $1",
+        mail.outbox_id, now, reply);
+    if (mail.kind == "notice") {
+      txn.exec_params(
+          "UPDATE invitations SET state = 'sent', attempts = attempts + 1, "
+          "first_sent_at = coalesce(first_sent_at, $2::timestamptz), updated_at = now() "
+          "WHERE id = $1",
+          mail.invitation, now);
+    } else {
+      // The next reminder counts from the first email: reminder_days are days after it.
+      int next = mail.kind == "reminder" ? mail.reminders_sent + 1 : mail.reminders_sent;
+      std::string next_reminder = next < static_cast<int>(reminder_days.size())
+                                      ? std::to_string(reminder_days[next])
+                                      : std::string();
+      txn.exec_params(
+          "UPDATE invitations SET "
+          "state = CASE WHEN $3 = 'reminder' THEN 'reminded' ELSE 'sent' END, "
+          "reminders_sent = reminders_sent + CASE WHEN $3 = 'reminder' THEN 1 ELSE 0 END, "
+          "attempts = attempts + 1, "
+          "first_sent_at = coalesce(first_sent_at, $2::timestamptz), "
+          "next_reminder_at = CASE WHEN $4 = '' THEN NULL ELSE "
+          "  coalesce(first_sent_at, $2::timestamptz) + make_interval(days => $4::int) END, "
+          "updated_at = now() WHERE id = $1",
+          mail.invitation, now, mail.kind, next_reminder);
+    }
+    txn.exec_params(
+        "INSERT INTO audit_events (actor, institution_id, event, subject, details) "
+        "SELECT 'credd', institution_id, 'mail.sent', 'invitation:' || $2, "
+        "jsonb_build_object('message_id', $3::text, 'kind', $4::text) FROM mail_outbox "
+        "WHERE id = $1",
+        mail.outbox_id, mail.invitation, mail.message_id, mail.kind);
+    txn.commit();
+    return true;
+  } catch (const std::exception& e) {
+    return PqError("recording the delivery of " + mail.message_id, e);
+  }
+}
+
+Result<bool> MarkDeferred(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+                          const std::string& now, int delay_seconds, const std::string& reply) {
+  try {
+    pqxx::work txn(conn);
+    if (!Owned(txn, mail, owner)) return false;
+    txn.exec_params(
+        "UPDATE mail_outbox SET status = 'deferred', last_reply = $3, "
+        "next_attempt_at = $2::timestamptz + make_interval(secs => $4), lease_owner = NULL, "
+        "lease_until = NULL, updated_at = now() WHERE id = $1",
+        mail.outbox_id, now, reply, delay_seconds);
+    txn.commit();
+    return true;
+  } catch (const std::exception& e) {
+    return PqError("deferring " + mail.message_id, e);
+  }
+}
+
+Result<bool> MarkFailed(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+                        const std::string& now, const std::string& reply,
+                        const std::string& message_id_domain, std::string* rerouted_to) {
+  try {
+    pqxx::work txn(conn);
+    if (!Owned(txn, mail, owner)) return false;
+    txn.exec_params(
+        "UPDATE mail_outbox SET status = 'failed', last_reply = $2, lease_owner = NULL, "
+        "lease_until = NULL, updated_at = now() WHERE id = $1",
+        mail.outbox_id, reply);
+    txn.exec_params(
+        "UPDATE student_emails SET status = 'bounced', updated_at = now() WHERE id = $1",
+        mail.email);
+    pqxx::result personal;
+    if (mail.email_kind == "institutional") {
+      personal = txn.exec_params(
+          "SELECT id, address FROM student_emails WHERE student = $1 AND kind = 'personal' "
+          "AND status = 'active' ORDER BY id LIMIT 1",
+          mail.student);
+    }
+    if (!personal.empty()) {
+      int64_t email = personal[0][0].as<int64_t>();
+      *rerouted_to = personal[0][1].as<std::string>();
+      txn.exec_params("UPDATE invitations SET email = $2, updated_at = now() WHERE id = $1",
+                      mail.invitation, email);
+      txn.exec_params(
+          "INSERT INTO mail_outbox (invitation, message_id, recipient, status, kind, "
+          "institution_id, email, next_attempt_at) SELECT invitation, "
+          "replace(message_id, '@', '.p@'), $2, 'queued', kind, institution_id, $3, "
+          "$4::timestamptz FROM mail_outbox WHERE id = $1 ON CONFLICT (message_id) DO NOTHING",
+          mail.outbox_id, *rerouted_to, email, now);
+    } else {
+      txn.exec_params(
+          "UPDATE invitations SET state = 'bounced', last_error = $2, updated_at = now() "
+          "WHERE id = $1",
+          mail.invitation, reply);
+    }
+    txn.exec_params(
+        "INSERT INTO audit_events (actor, institution_id, event, subject, details) "
+        "SELECT 'credd', institution_id, 'mail.failed', 'invitation:' || $2, "
+        "jsonb_build_object('message_id', $3::text, 'reply', $4::text, 'rerouted_to', $5::text) "
+        "FROM mail_outbox WHERE id = $1",
+        mail.outbox_id, mail.invitation, mail.message_id, reply, *rerouted_to);
+    txn.commit();
+    (void)message_id_domain;
+    return true;
+  } catch (const std::exception& e) {
+    return PqError("recording the failure of " + mail.message_id, e);
+  }
+}
+
+Result<int64_t> QueueResend(pqxx::connection& conn, const std::string& institution_id,
+                            const std::string& student_id, bool to_personal,
+                            const std::string& message_id_domain) {
+  try {
+    pqxx::work txn(conn);
+    pqxx::result inv = txn.exec_params(
+        "SELECT i.id, s.id FROM invitations i JOIN students s ON s.id = i.student "
+        "WHERE s.institution_id = $1 AND s.student_id = $2 AND i.kind = 'invitation' "
+        "ORDER BY i.id DESC LIMIT 1",
+        institution_id, student_id);
+    if (inv.empty()) {
+      return MakeError(ErrorCode::kNoInput, "no invitation for this student",
+                       institution_id + "/" + student_id);
+    }
+    int64_t invitation = inv[0][0].as<int64_t>();
+    pqxx::result email = txn.exec_params(
+        "SELECT id, address FROM student_emails WHERE student = $1 AND status = 'active' "
+        "AND ($2 = false OR kind = 'personal') ORDER BY is_primary DESC, id LIMIT 1",
+        inv[0][1].as<int64_t>(), to_personal);
+    if (email.empty()) {
+      return MakeError(ErrorCode::kData,
+                       to_personal ? "the student has no active personal address"
+                                   : "the student has no active address",
+                       institution_id + "/" + student_id);
+    }
+    int64_t resends = txn.exec_params1(
+                             "SELECT count(*) FROM mail_outbox WHERE invitation = $1 AND kind = "
+                             "'resend'",
+                             invitation)[0]
+                          .as<int64_t>();
+    txn.exec_params(
+        "UPDATE invitations SET state = 'pending', email = $2, updated_at = now() WHERE id = "
+        "$1 AND state <> 'activated'",
+        invitation, email[0][0].as<int64_t>());
+    // The first email of a resend goes out as soon as the window and limits allow.
+    int64_t id = txn.exec_params1(
+                        "INSERT INTO mail_outbox (invitation, message_id, recipient, status, "
+                        "kind, institution_id, email, next_attempt_at) VALUES ($1, 'inv' || $1 "
+                        "|| '.r' || $2 || '@' || $3, $4, 'queued', 'resend', $5, $6, now()) "
+                        "RETURNING id",
+                        invitation, resends + 1, message_id_domain, email[0][1].as<std::string>(),
+                        institution_id, email[0][0].as<int64_t>())[0]
+                     .as<int64_t>();
+    txn.exec_params(
+        "INSERT INTO audit_events (actor, institution_id, event, subject, details) VALUES "
+        "('credctl', $1, 'invitation.resend', 'invitation:' || $2, "
+        "jsonb_build_object('to', $3::text))",
+        institution_id, invitation, email[0][1].as<std::string>());
+    txn.commit();
+    return id;
+  } catch (const std::exception& e) {
+    return PqError("queueing a resend for " + student_id, e);
+  }
+}
+
+}  // namespace credd

@@ -1,0 +1,96 @@
+// The SQL side of the mailer: turning due invitations and reminders into outbox rows,
+// claiming outbox rows under rate limits with FOR UPDATE SKIP LOCKED and a lease, and
+// recording outcomes, refusing a late completion whose lease another worker took over.
+// Every function takes `now` so tests can pin the clock.
+// Thread contract: functions use the caller's connection.
+#pragma once
+
+#include <cstdint>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace credd {
+
+struct RateWindow {
+  int messages = 0;
+  int seconds = 0;
+};
+
+// Queues first emails (for pending invitations whose documents are all issued) and due
+// reminders, and expires invitations whose last token has expired. Returns rows queued.
+Result<int> QueueDueMail(pqxx::connection& conn, const std::string& institution_id,
+                         const std::string& now, const std::string& message_id_domain,
+                         int reminders_allowed);
+
+// The local weekday (1 = Monday), time (HH:MM) and date (YYYY-MM-DD) of `now` in an IANA
+// time zone, computed by PostgreSQL (C++20's time zone support is not in g++ 12).
+struct LocalTime {
+  int iso_weekday = 0;
+  std::string hour_minute;
+  std::string date;
+};
+Result<LocalTime> LocalTimeIn(pqxx::connection& conn, const std::string& now,
+                              const std::string& time_zone);
+
+struct ClaimedMail {
+  int64_t outbox_id = 0;
+  int64_t invitation = 0;
+  std::string kind;  // invitation, reminder, notice, resend.
+  std::string message_id;
+  std::string recipient;
+  int64_t email = 0;
+  std::string email_kind;  // institutional, personal.
+  int attempts = 0;        // Including this one.
+  int reminders_sent = 0;
+  std::string student_id;
+  std::string family_name;
+  std::string given_names;
+  std::string locale;
+  int64_t student = 0;
+};
+
+// Claims up to what every limit still allows (counting sent and in-flight messages in each
+// window, for this institution and across all), holding advisory locks so concurrent
+// daemons share one budget. Claimed rows are 'sending' with a lease until now + lease.
+Result<std::vector<ClaimedMail>> ClaimMail(
+    pqxx::connection& conn, const std::string& institution_id, const std::string& now,
+    const std::string& owner, int lease_seconds, const std::vector<RateWindow>& institution_limits,
+    const std::vector<RateWindow>& global_limits, int max_claim);
+
+// Stores the hash of a new token (and its expiry) on the invitation, only while our lease
+// holds. kUnavailable-free false means the lease was lost: do not send.
+Result<bool> SetToken(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+                      const std::string& token_sha256_hex, const std::string& expires_at);
+
+struct DocumentLine {
+  std::string kind;
+  std::string title;
+  std::string public_id;
+};
+// The student's active documents, for the email.
+Result<std::vector<DocumentLine>> StudentDocuments(pqxx::connection& conn, int64_t student);
+
+// Outcomes. Each returns false when the lease was lost (someone else owns the row now):
+// the caller logs and drops the result.
+Result<bool> MarkSent(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+                      const std::string& now, const std::string& reply,
+                      const std::vector<int>& reminder_days);
+Result<bool> MarkDeferred(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+                          const std::string& now, int delay_seconds, const std::string& reply);
+// A permanent failure. When the address was institutional and the student has an active
+// personal one, the institutional address is marked bounced and the email is queued again
+// to the personal address (returned in *rerouted_to); otherwise the invitation is bounced.
+Result<bool> MarkFailed(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+                        const std::string& now, const std::string& reply,
+                        const std::string& message_id_domain, std::string* rerouted_to);
+
+// credctl invite resend: a new email for the student's latest invitation (to the personal
+// address when to_personal), with a new token when sent. Returns the outbox row id.
+Result<int64_t> QueueResend(pqxx::connection& conn, const std::string& institution_id,
+                            const std::string& student_id, bool to_personal,
+                            const std::string& message_id_domain);
+
+}  // namespace credd
