@@ -152,7 +152,7 @@ async def serve(args):
     implicit = tls_context(*args.implicit_tls) if args.implicit_tls else None
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: SMTP(handler, **options), host="127.0.0.1",
-                                      port=0, ssl=implicit)
+                                      port=args.port, ssl=implicit)
     print(server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()
@@ -170,6 +170,7 @@ def main():
     parser.add_argument("--implicit-tls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--auth", metavar="USER:PASS")
     parser.add_argument("--out", metavar="FILE.jsonl")
+    parser.add_argument("--port", type=int, default=0, help="fixed port (default: any free one)")
     args = parser.parse_args()
     try:
         asyncio.run(serve(args))

@@ -332,14 +332,16 @@ Result<int64_t> QueueResend(pqxx::connection& conn, const std::string& instituti
         "$1 AND state <> 'activated'",
         invitation, email[0][0].as<int64_t>());
     // The first email of a resend goes out as soon as the window and limits allow.
-    int64_t id = txn.exec_params1(
-                        "INSERT INTO mail_outbox (invitation, message_id, recipient, status, "
-                        "kind, institution_id, email, next_attempt_at) VALUES ($1, 'inv' || $1 "
-                        "|| '.r' || $2 || '@' || $3, $4, 'queued', 'resend', $5, $6, now()) "
-                        "RETURNING id",
-                        invitation, resends + 1, message_id_domain, email[0][1].as<std::string>(),
-                        institution_id, email[0][0].as<int64_t>())[0]
-                     .as<int64_t>();
+    int64_t id =
+        txn.exec_params1(
+               "INSERT INTO mail_outbox (invitation, message_id, recipient, status, "
+               "kind, institution_id, email, next_attempt_at) VALUES ($1::bigint, 'inv' || "
+               "$1::text || '.r' || $2::text || '@' || $3, $4, 'queued', 'resend', $5, "
+               "$6, now()) "
+               "RETURNING id",
+               invitation, resends + 1, message_id_domain, email[0][1].as<std::string>(),
+               institution_id, email[0][0].as<int64_t>())[0]
+            .as<int64_t>();
     txn.exec_params(
         "INSERT INTO audit_events (actor, institution_id, event, subject, details) VALUES "
         "('credctl', $1, 'invitation.resend', 'invitation:' || $2, "

@@ -70,12 +70,16 @@ def yaml_quote(value):
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def write_config(path, database, drop_root, institutions=("test-college",), extra=""):
+def write_config(path, database, drop_root, institutions=("test-college",), extra="", mail_yaml=None):
     """Writes a minimal valid config. `database` is a YAML fragment (indented two spaces);
     `extra` holds top-level keys; the institutions list comes last, so more entries can be
     appended to the file."""
-    lines = ["database:", database, f"drop_root: {yaml_quote(drop_root)}",
-             "mail:", "  transport: maildir", f"  maildir: {yaml_quote(os.path.join(os.path.dirname(path), 'mail'))}"]
+    lines = ["database:", database, f"drop_root: {yaml_quote(drop_root)}"]
+    if mail_yaml is None:
+        lines += ["mail:", "  transport: maildir",
+                  f"  maildir: {yaml_quote(os.path.join(os.path.dirname(path), 'mail'))}"]
+    else:
+        lines += mail_yaml.rstrip("\n").splitlines()
     lines += extra.splitlines()
     lines.append("institutions:")
     for inst in institutions:

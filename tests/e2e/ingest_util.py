@@ -21,7 +21,7 @@ class Installation:
     """A config, a migrated database and drop folders for one test."""
 
     def __init__(self, test, institutions=("test-college",), extra_institution_yaml="",
-                 rescan_seconds=1, settle_seconds=1, extra_yaml=""):
+                 rescan_seconds=1, settle_seconds=1, extra_yaml="", mail_yaml=None):
         self.test = test
         self.dir = harness.make_temp_dir(test)
         self.conninfo = harness.create_database(test)
@@ -29,7 +29,7 @@ class Installation:
         self.config = os.path.join(self.dir, "credd.yaml")
         extra = f"rescan_seconds: {rescan_seconds}\nsettle_seconds: {settle_seconds}\n" + extra_yaml
         harness.write_config(self.config, harness.url_database(self.conninfo), self.drop_root,
-                             institutions=institutions, extra=extra)
+                             institutions=institutions, extra=extra, mail_yaml=mail_yaml)
         if extra_institution_yaml:
             with open(self.config, "a", encoding="utf-8") as f:
                 f.write(extra_institution_yaml)
