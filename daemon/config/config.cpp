@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -456,6 +457,16 @@ void ReadInvitations(MapReader& reader, InvitationConfig* inv) {
   }
   reader.String("from_name", &inv->from_name);
   reader.String("reply_to", &inv->reply_to);
+  // These reach email headers: a line break there would let a config forge headers.
+  for (const auto& [key, value] :
+       {std::pair<const char*, const std::string*>{"from_address", &inv->from_address},
+        {"from_name", &inv->from_name},
+        {"reply_to", &inv->reply_to}}) {
+    if (std::any_of(value->begin(), value->end(),
+                    [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+      reader.Problem(key, "must not contain control characters (such as a line break)");
+    }
+  }
   reader.Int("expiry_days", &inv->expiry_days, 1, 365);
   std::vector<std::string> reminders;
   if (reader.StringList("reminder_days", &reminders)) {

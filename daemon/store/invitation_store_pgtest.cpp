@@ -1,0 +1,147 @@
+// The mail queue's guarantees, with the clock injected: claims respect every rate window
+// across workers, a stalled worker's lease is reclaimed and its late completion refused,
+// and local time (for sending windows) follows the institution's time zone.
+#include <gtest/gtest.h>
+
+#include "daemon/store/invitation_store.h"
+#include "daemon/store/migrations.h"
+#include "daemon/store/pgtest_util.h"
+
+namespace credd {
+namespace {
+
+class InvitationStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(db_.ok());
+    conn_ = db_.Connect();
+    ASSERT_TRUE(Migrate(*conn_).ok());
+    Exec("INSERT INTO institutions (id) VALUES ('uni')");
+    // Ten students, each with one issued-document-less pending invitation queued as mail.
+    Exec(
+        "INSERT INTO batches (institution_id, sha256, file_name, format, status) VALUES "
+        "('uni', repeat('a', 64), 'x.csv', 'csv', 'done')");
+    for (int i = 1; i <= 10; ++i) {
+      std::string n = std::to_string(i);
+      Exec("INSERT INTO students (institution_id, student_id, family_name) VALUES ('uni', 'S" + n +
+           "', 'F" + n + "')");
+      Exec(
+          "INSERT INTO student_emails (student, kind, address, is_primary) SELECT id, "
+          "'institutional', 's" +
+          n + "@uni.ca', true FROM students WHERE student_id = 'S" + n + "'");
+      Exec(
+          "INSERT INTO invitations (student, batch, email, send_after) SELECT s.id, 1, e.id, "
+          "'2026-11-30T10:00:00Z' FROM students s JOIN student_emails e ON e.student = s.id "
+          "WHERE s.student_id = 'S" +
+          n + "'");
+    }
+  }
+
+  void Exec(const std::string& sql) {
+    pqxx::work txn(*conn_);
+    txn.exec(sql);
+    txn.commit();
+  }
+  int64_t Count(const std::string& sql) {
+    pqxx::read_transaction txn(*conn_);
+    return txn.exec1(sql)[0].as<int64_t>();
+  }
+
+  testing::TestDatabase db_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+TEST_F(InvitationStoreTest, NothingIsQueuedBeforeItIsDue) {
+  auto queued = QueueDueMail(*conn_, "uni", "2026-11-30T09:59:59Z", "uni.ca", 2);
+  ASSERT_TRUE(queued.ok()) << queued.error().ToString();
+  EXPECT_EQ(*queued, 0);
+  queued = QueueDueMail(*conn_, "uni", "2026-11-30T10:00:00Z", "uni.ca", 2);
+  ASSERT_TRUE(queued.ok());
+  EXPECT_EQ(*queued, 10);
+  // Idempotent: the same invitations are not queued twice.
+  queued = QueueDueMail(*conn_, "uni", "2026-11-30T10:00:01Z", "uni.ca", 2);
+  EXPECT_EQ(*queued, 0);
+  EXPECT_EQ(Count("SELECT count(DISTINCT message_id) FROM mail_outbox"), 10);
+}
+
+TEST_F(InvitationStoreTest, RateWindowsHoldAcrossWorkers) {
+  ASSERT_TRUE(QueueDueMail(*conn_, "uni", "2026-11-30T10:00:00Z", "uni.ca", 2).ok());
+  auto other = db_.Connect();  // A second credd process.
+  std::vector<RateWindow> per_minute = {{4, 60}};
+  auto a = ClaimMail(*conn_, "uni", "2026-11-30T10:00:00Z", "a", 300, per_minute, {}, 100);
+  auto b = ClaimMail(*other, "uni", "2026-11-30T10:00:00Z", "b", 300, per_minute, {}, 100);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->size() + b->size(), 4u) << "in-flight claims count against the window";
+  for (const ClaimedMail& m : *a) {
+    ASSERT_TRUE(*MarkSent(*conn_, m, "a", "2026-11-30T10:00:10Z", "250 ok", {7, 21}));
+  }
+  for (const ClaimedMail& m : *b) {
+    ASSERT_TRUE(*MarkSent(*other, m, "b", "2026-11-30T10:00:10Z", "250 ok", {7, 21}));
+  }
+  // Still inside the minute: nothing more.
+  auto c = ClaimMail(*conn_, "uni", "2026-11-30T10:00:59Z", "a", 300, per_minute, {}, 100);
+  EXPECT_EQ(c->size(), 0u);
+  // A minute after the sends: four more. A global limit of 5 per hour caps it at one.
+  auto d = ClaimMail(*conn_, "uni", "2026-11-30T10:01:11Z", "a", 300, per_minute, {{5, 3600}}, 100);
+  EXPECT_EQ(d->size(), 1u);
+  // Reminders are due 7 days after the first send.
+  EXPECT_EQ(Count("SELECT count(*) FROM invitations WHERE next_reminder_at = "
+                  "'2026-12-07T10:00:10Z'"),
+            4);
+}
+
+TEST_F(InvitationStoreTest, StalledLeaseIsReclaimedAndTheLateCompletionRefused) {
+  ASSERT_TRUE(QueueDueMail(*conn_, "uni", "2026-11-30T10:00:00Z", "uni.ca", 2).ok());
+  auto stalled = ClaimMail(*conn_, "uni", "2026-11-30T10:00:00Z", "stalled", 60, {}, {}, 1);
+  ASSERT_EQ(stalled->size(), 1u);
+  // Before the lease ends nobody else gets that row...
+  auto early = ClaimMail(*conn_, "uni", "2026-11-30T10:00:30Z", "rescuer", 60, {}, {}, 10);
+  for (const ClaimedMail& m : *early) EXPECT_NE(m.outbox_id, (*stalled)[0].outbox_id);
+  // ... after it, the rescuer takes it over.
+  auto late = ClaimMail(*conn_, "uni", "2026-11-30T10:02:00Z", "rescuer", 60, {}, {}, 1);
+  ASSERT_EQ(late->size(), 1u);
+  EXPECT_EQ((*late)[0].outbox_id, (*stalled)[0].outbox_id);
+  EXPECT_EQ((*late)[0].attempts, 2);
+  // The stalled worker wakes up: its completion is refused, the rescuer's is taken.
+  auto refused = MarkSent(*conn_, (*stalled)[0], "stalled", "2026-11-30T10:02:05Z", "250", {});
+  ASSERT_TRUE(refused.ok());
+  EXPECT_FALSE(*refused);
+  auto token_refused =
+      SetToken(*conn_, (*stalled)[0], "stalled", std::string(64, 'f'), "2026-12-30T10:00:00Z");
+  EXPECT_FALSE(*token_refused);
+  auto taken = MarkSent(*conn_, (*late)[0], "rescuer", "2026-11-30T10:02:06Z", "250", {});
+  EXPECT_TRUE(*taken);
+}
+
+TEST_F(InvitationStoreTest, LocalTimeFollowsTheInstitutionsZone) {
+  // 2026-11-30 is a Monday. 14:30 UTC is 09:30 in Toronto (EST) and 06:30 in Vancouver.
+  auto toronto = LocalTimeIn(*conn_, "2026-11-30T14:30:00Z", "America/Toronto");
+  ASSERT_TRUE(toronto.ok());
+  EXPECT_EQ(toronto->iso_weekday, 1);
+  EXPECT_EQ(toronto->hour_minute, "09:30");
+  EXPECT_EQ(toronto->date, "2026-11-30");
+  auto vancouver = LocalTimeIn(*conn_, "2026-11-30T04:30:00Z", "America/Vancouver");
+  EXPECT_EQ(vancouver->iso_weekday, 7);  // Still Sunday there.
+  EXPECT_EQ(vancouver->date, "2026-11-29");
+}
+
+TEST_F(InvitationStoreTest, FailureReroutesToThePersonalAddress) {
+  Exec(
+      "INSERT INTO student_emails (student, kind, address) SELECT id, 'personal', "
+      "'me@home.example' FROM students WHERE student_id = 'S1'");
+  ASSERT_TRUE(QueueDueMail(*conn_, "uni", "2026-11-30T10:00:00Z", "uni.ca", 2).ok());
+  auto claimed = ClaimMail(*conn_, "uni", "2026-11-30T10:00:00Z", "w", 60, {}, {}, 100);
+  for (const ClaimedMail& m : *claimed) {
+    std::string rerouted;
+    ASSERT_TRUE(*MarkFailed(*conn_, m, "w", "2026-11-30T10:00:01Z", "550 no such user", "uni.ca",
+                            &rerouted));
+    EXPECT_EQ(rerouted, m.student_id == "S1" ? "me@home.example" : "");
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM invitations WHERE state = 'bounced'"), 9);
+  EXPECT_EQ(Count("SELECT count(*) FROM mail_outbox WHERE status = 'queued' AND recipient = "
+                  "'me@home.example'"),
+            1);
+}
+
+}  // namespace
+}  // namespace credd
