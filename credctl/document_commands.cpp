@@ -6,6 +6,7 @@
 
 #include "common/exit_codes.h"
 #include "credctl/commands.h"
+#include "credctl/session.h"
 #include "daemon/config/config.h"
 #include "daemon/pipeline/document_issuer.h"
 #include "daemon/pipeline/key_registry.h"
@@ -19,49 +20,10 @@
 namespace credd::ctl {
 namespace {
 
-int Fail(const Error& error, std::ostream& err) {
-  err << "credctl: " << error.ToString() << "\n";
-  return error.ExitCode();
-}
-
-// The config and a connection on a schema this credctl knows; every command here needs both.
-struct Session {
-  Config config;
-  std::unique_ptr<Database> database;
-  std::unique_ptr<pqxx::connection> conn;
-};
-
-Result<Session> OpenSession(const GlobalOptions& global, Logger& log, std::ostream& err) {
-  std::vector<ConfigProblem> problems;
-  Result<Config> config = LoadConfigFile(global.config_path, &problems);
-  if (!config.ok() || !problems.empty()) {
-    for (const ConfigProblem& p : problems)
-      err << global.config_path << ": " << p.ToString() << "\n";
-    return MakeError(ErrorCode::kConfig, "invalid configuration", global.config_path);
-  }
-  Session session;
-  session.config = std::move(config).value();
-  auto database = Database::Open(session.config.database, log);
-  if (!database) return database.error();
-  session.database = std::move(database).value();
-  auto conn = session.database->Connect();
-  if (!conn) return conn.error();
-  session.conn = std::move(conn).value();
-  if (Status s = CheckSchemaVersion(*session.conn); !s) return s.error();
-  return session;
-}
-
 Result<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return MakeError(ErrorCode::kNoInput, "cannot read the file", path);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-const InstitutionConfig* FindInstitution(const Config& config, const std::string& id) {
-  for (const InstitutionConfig& institution : config.institutions) {
-    if (institution.id == id) return &institution;
-  }
-  return nullptr;
 }
 
 }  // namespace

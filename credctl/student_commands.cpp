@@ -2,6 +2,7 @@
 
 #include "common/exit_codes.h"
 #include "credctl/commands.h"
+#include "credctl/session.h"
 #include "daemon/config/config.h"
 #include "daemon/mail/mailer.h"
 #include "daemon/pipeline/validate.h"
@@ -10,51 +11,10 @@
 #include "daemon/store/migrations.h"
 
 namespace credd::ctl {
-namespace {
-
-int Fail(const Error& error, std::ostream& err) {
-  err << "credctl: " << error.ToString() << "\n";
-  return error.ExitCode();
-}
-
-struct Connected {
-  Config config;
-  std::unique_ptr<Database> database;
-  std::unique_ptr<pqxx::connection> conn;
-};
-
-Result<Connected> Connect(const GlobalOptions& global, Logger& log, std::ostream& err) {
-  std::vector<ConfigProblem> problems;
-  Result<Config> config = LoadConfigFile(global.config_path, &problems);
-  if (!config.ok() || !problems.empty()) {
-    for (const ConfigProblem& p : problems)
-      err << global.config_path << ": " << p.ToString() << "\n";
-    return MakeError(ErrorCode::kConfig, "invalid configuration", global.config_path);
-  }
-  Connected c;
-  c.config = std::move(config).value();
-  auto database = Database::Open(c.config.database, log);
-  if (!database) return database.error();
-  c.database = std::move(database).value();
-  auto conn = c.database->Connect();
-  if (!conn) return conn.error();
-  c.conn = std::move(conn).value();
-  if (Status s = CheckSchemaVersion(*c.conn); !s) return s.error();
-  return c;
-}
-
-const InstitutionConfig* FindInstitution(const Config& config, const std::string& id) {
-  for (const InstitutionConfig& institution : config.institutions) {
-    if (institution.id == id) return &institution;
-  }
-  return nullptr;
-}
-
-}  // namespace
 
 int StudentFindCommand(const GlobalOptions& global, const StudentOptions& options, Logger& log,
                        std::ostream& out, std::ostream& err) {
-  auto c = Connect(global, log, err);
+  auto c = OpenSession(global, log, err);
   if (!c) return Fail(c.error(), err);
   try {
     pqxx::read_transaction txn(*c->conn);
@@ -158,7 +118,7 @@ int StudentAddEmailCommand(const GlobalOptions& global, const StudentOptions& op
     err << "credctl: '" << options.email << "' is not a valid email address\n";
     return kExitDataError;
   }
-  auto c = Connect(global, log, err);
+  auto c = OpenSession(global, log, err);
   if (!c) return Fail(c.error(), err);
   try {
     pqxx::work txn(*c->conn);
@@ -195,7 +155,7 @@ int StudentAddEmailCommand(const GlobalOptions& global, const StudentOptions& op
 
 int InviteResendCommand(const GlobalOptions& global, const StudentOptions& options, Logger& log,
                         std::ostream& out, std::ostream& err) {
-  auto c = Connect(global, log, err);
+  auto c = OpenSession(global, log, err);
   if (!c) return Fail(c.error(), err);
   const InstitutionConfig* institution = FindInstitution(c->config, options.institution);
   if (institution == nullptr) {

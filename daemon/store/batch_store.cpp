@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/json_quote.h"
 #include "daemon/store/database.h"
 
 namespace credd {
@@ -63,24 +64,6 @@ BatchRow ReadBatch(const pqxx::row& row) {
   return b;
 }
 
-std::string JsonString(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
 std::string Base64(const std::string& bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
@@ -120,8 +103,8 @@ Result<BatchStart> BeginBatch(pqxx::connection& conn, const std::string& institu
         start.batch = ReadBatch(inserted[0]);
         txn.exec_params(kInsertAudit, "credd", institution_id, "batch.received",
                         "batch:" + std::to_string(start.batch.id),
-                        "{\"file\": " + JsonString(file_name) + ", \"sha256\": \"" + sha256 +
-                            "\", \"format\": " + JsonString(format) + "}");
+                        "{\"file\": " + JsonQuote(file_name) + ", \"sha256\": \"" + sha256 +
+                            "\", \"format\": " + JsonQuote(format) + "}");
         txn.commit();
         return start;
       }
@@ -146,7 +129,7 @@ Result<BatchStart> BeginBatch(pqxx::connection& conn, const std::string& institu
     start.original = original;
     txn.exec_params(kInsertAudit, "credd", institution_id, "batch.duplicate",
                     "batch:" + std::to_string(start.batch.id),
-                    "{\"file\": " + JsonString(file_name) +
+                    "{\"file\": " + JsonQuote(file_name) +
                         ", \"duplicate_of\": " + std::to_string(original.id) + "}");
     txn.commit();
     return start;
@@ -174,20 +157,20 @@ void ChunkWriter::Add(int ordinal, const CredentialRecord& record,
                       const std::string& data_json) {
   std::string item = "{\"ordinal\": " + std::to_string(ordinal) +
                      ", \"line\": " + std::to_string(record.line) +
-                     ", \"student_id\": " + JsonString(record.student_id) +
-                     ", \"family_name\": " + JsonString(record.family_name) +
-                     ", \"given_names\": " + JsonString(record.given_names) +
-                     ", \"birth_date\": " + JsonString(record.birth_date) +
-                     ", \"email\": " + JsonString(record.email) +
-                     ", \"personal_email\": " + JsonString(record.personal_email) +
-                     ", \"locale\": " + JsonString(record.preferred_locale) +
-                     ", \"kind\": " + JsonString(record.credential_type) +
-                     ", \"key\": " + JsonString(credential_key) +
-                     ", \"title\": " + JsonString(record.credential_title) +
-                     ", \"program\": " + JsonString(record.program) +
-                     ", \"issued_on\": " + JsonString(record.issued_on) +
-                     ", \"content_sha256\": " + JsonString(content_sha256) +
-                     ", \"source_document_id\": " + JsonString(record.source_document_id) +
+                     ", \"student_id\": " + JsonQuote(record.student_id) +
+                     ", \"family_name\": " + JsonQuote(record.family_name) +
+                     ", \"given_names\": " + JsonQuote(record.given_names) +
+                     ", \"birth_date\": " + JsonQuote(record.birth_date) +
+                     ", \"email\": " + JsonQuote(record.email) +
+                     ", \"personal_email\": " + JsonQuote(record.personal_email) +
+                     ", \"locale\": " + JsonQuote(record.preferred_locale) +
+                     ", \"kind\": " + JsonQuote(record.credential_type) +
+                     ", \"key\": " + JsonQuote(credential_key) +
+                     ", \"title\": " + JsonQuote(record.credential_title) +
+                     ", \"program\": " + JsonQuote(record.program) +
+                     ", \"issued_on\": " + JsonQuote(record.issued_on) +
+                     ", \"content_sha256\": " + JsonQuote(content_sha256) +
+                     ", \"source_document_id\": " + JsonQuote(record.source_document_id) +
                      ", \"data\": " + data_json;
   if (!record.pdf_bytes.empty()) item += ", \"source_pdf\": \"" + Base64(record.pdf_bytes) + "\"";
   item += "}";
@@ -200,7 +183,7 @@ void ChunkWriter::Add(int ordinal, const CredentialRecord& record,
 void ChunkWriter::AddError(const RecordError& error, bool warning) {
   std::string item =
       "{\"line\": " + std::to_string(error.line) + ", \"column\": " + std::to_string(error.column) +
-      ", \"field\": " + JsonString(error.field) + ", \"message\": " + JsonString(error.message) +
+      ", \"field\": " + JsonQuote(error.field) + ", \"message\": " + JsonQuote(error.message) +
       ", \"severity\": \"" + (warning ? "warning" : "error") + "\"}";
   if (!errors_.empty()) errors_ += ",";
   buffered_bytes_ += item.size();
@@ -258,7 +241,7 @@ Status FinishBatch(pqxx::connection& conn, int64_t batch_id, const std::string& 
                           ", \"accepted\": " + row[2].as<std::string>() +
                           ", \"rejected\": " + row[3].as<std::string>() +
                           ", \"duplicates\": " + row[4].as<std::string>();
-    if (!error_message.empty()) details += ", \"reason\": " + JsonString(error_message);
+    if (!error_message.empty()) details += ", \"reason\": " + JsonQuote(error_message);
     details += "}";
     txn.exec_params(kInsertAudit, actor, row[0].as<std::string>(), "batch." + status,
                     "batch:" + std::to_string(batch_id), details);
