@@ -129,6 +129,7 @@ Mailer::Mailer(Database& database, Logger& log, std::unique_ptr<MailTransport> t
 void Mailer::Close() { transport_->Close(); }
 
 Result<int> Mailer::RunOnce(const Config& config, std::chrono::system_clock::time_point now) {
+  round_started_ = std::chrono::steady_clock::now();
   auto conn = database_.Connect();
   if (!conn) return conn.error();
   const std::string now_iso = IsoUtc(now);
@@ -163,7 +164,7 @@ Result<int> Mailer::RunInstitution(pqxx::connection& conn, const Config& config,
   if (!claimed) return claimed.error();
   int sent = 0;
   for (const ClaimedMail& mail : *claimed) {
-    if (Status s = SendOne(conn, config, institution, mail, now_iso, now); !s) return s.error();
+    if (Status s = SendOne(conn, config, institution, mail, now); !s) return s.error();
     ++sent;
   }
   return sent;
@@ -171,7 +172,7 @@ Result<int> Mailer::RunInstitution(pqxx::connection& conn, const Config& config,
 
 Status Mailer::SendOne(pqxx::connection& conn, const Config& config,
                        const InstitutionConfig& institution, const ClaimedMail& mail,
-                       const std::string& now_iso, std::chrono::system_clock::time_point now) {
+                       std::chrono::system_clock::time_point now) {
   const InvitationConfig& inv = institution.invitations;
   const bool french = mail.locale == "fr";
   nlohmann::json values = {
@@ -236,9 +237,12 @@ Status Mailer::SendOne(pqxx::connection& conn, const Config& config,
   }
 
   const std::string where = institution.id + "/" + mail.student_id;
+  const std::string done_iso =
+      IsoUtc(now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                       std::chrono::steady_clock::now() - round_started_));
   switch (outcome.kind) {
     case SendOutcome::Kind::kSent: {
-      auto ok = MarkSent(conn, mail, options_.owner, now_iso, outcome.reply, inv.reminder_days);
+      auto ok = MarkSent(conn, mail, options_.owner, done_iso, outcome.reply, inv.reminder_days);
       if (!ok) return ok.error();
       pending_tokens_.erase(mail.outbox_id);
       log_.Info("mail.sent", {{"message_id", mail.message_id},
@@ -253,8 +257,8 @@ Status Mailer::SendOne(pqxx::connection& conn, const Config& config,
       int exponent = std::min(mail.attempts - 1, 20);
       long long delay = static_cast<long long>(config.mail.retry_initial_seconds) << exponent;
       delay = std::min<long long>(delay, config.mail.retry_max_seconds);
-      auto ok =
-          MarkDeferred(conn, mail, options_.owner, now_iso, static_cast<int>(delay), outcome.reply);
+      auto ok = MarkDeferred(conn, mail, options_.owner, done_iso, static_cast<int>(delay),
+                             outcome.reply);
       if (!ok) return ok.error();
       if (outcome.kind == SendOutcome::Kind::kUnknown) {
         log_.Warn("mail.possible_duplicate", {{"message_id", mail.message_id},
@@ -272,7 +276,7 @@ Status Mailer::SendOne(pqxx::connection& conn, const Config& config,
     }
     case SendOutcome::Kind::kFailed: {
       std::string rerouted;
-      auto ok = MarkFailed(conn, mail, options_.owner, now_iso, outcome.reply,
+      auto ok = MarkFailed(conn, mail, options_.owner, done_iso, outcome.reply,
                            DomainOf(inv.from_address), &rerouted);
       if (!ok) return ok.error();
       pending_tokens_.erase(mail.outbox_id);

@@ -44,8 +44,7 @@ class Mailer {
                              const InstitutionConfig& institution, const std::string& now_iso,
                              std::chrono::system_clock::time_point now);
   Status SendOne(pqxx::connection& conn, const Config& config, const InstitutionConfig& institution,
-                 const ClaimedMail& mail, const std::string& now_iso,
-                 std::chrono::system_clock::time_point now);
+                 const ClaimedMail& mail, std::chrono::system_clock::time_point now);
 
   Database& database_;
   Logger& log_;
@@ -55,6 +54,9 @@ class Mailer {
   // Raw tokens of emails whose delivery is uncertain or deferred, by outbox row, so that a
   // retry from this process carries the very same link. Never logged, never stored.
   std::map<int64_t, std::string> pending_tokens_;
+  // When the round began, on both clocks: an email's sent_at is the round's `now` plus the
+  // time elapsed, so the rate windows count real send times even with a pinned clock.
+  std::chrono::steady_clock::time_point round_started_;
 };
 
 // A Mailer for the config: the SMTP or maildir transport (reading the SMTP password from
