@@ -100,7 +100,7 @@ std::string DomainOf(const std::string& address) {
 
 std::string NewToken() {
   unsigned char bytes[32];
-  RAND_bytes(bytes, sizeof bytes);
+  if (RAND_bytes(bytes, sizeof bytes) != 1) return {};
   static const char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
@@ -136,8 +136,19 @@ Result<int> Mailer::RunOnce(const Config& config, std::chrono::system_clock::tim
   int handled = 0;
   for (const InstitutionConfig& institution : config.institutions) {
     if (!institution.invitations.enabled) continue;
-    auto sent = RunInstitution(**conn, config, institution, now_iso, now);
-    if (!sent) return sent.error();
+    if (options_.stop != nullptr && options_.stop->load()) break;
+    // Each institution claims at the time it gets to, so its leases start now.
+    auto at = now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                        std::chrono::steady_clock::now() - round_started_);
+    auto sent = RunInstitution(**conn, config, institution, IsoUtc(at), at);
+    if (!sent) {
+      // One institution's trouble (a time zone PostgreSQL lacks, say) must not starve the
+      // others; a database outage shows up for all of them and ends the round.
+      log_.Error("mail.institution_failed",
+                 {{"institution", institution.id}, {"error", sent.error().ToString()}});
+      if (sent.error().code == ErrorCode::kUnavailable) return sent.error();
+      continue;
+    }
     handled += *sent;
   }
   return handled;
@@ -163,8 +174,22 @@ Result<int> Mailer::RunInstitution(pqxx::connection& conn, const Config& config,
                 Windows(inv.rate_limits), Windows(config.mail.rate_limits), options_.max_per_round);
   if (!claimed) return claimed.error();
   int sent = 0;
-  for (const ClaimedMail& mail : *claimed) {
-    if (Status s = SendOne(conn, config, institution, mail, now); !s) return s.error();
+  for (size_t i = 0; i < claimed->size(); ++i) {
+    const ClaimedMail& mail = (*claimed)[i];
+    Status s = (options_.stop != nullptr && options_.stop->load())
+                   ? MakeError(ErrorCode::kUnavailable, "stopping")
+                   : SendOne(conn, config, institution, mail, now);
+    if (!s) {
+      // Give back what this round claimed but did not attempt, so it is not held until the
+      // leases run out.
+      for (size_t j = i; j < claimed->size(); ++j) {
+        (void)ReleaseClaim(conn, (*claimed)[j], options_.owner);
+      }
+      return s.error().code == ErrorCode::kUnavailable && options_.stop != nullptr &&
+                     options_.stop->load()
+                 ? Result<int>(sent)
+                 : Result<int>(s.error());
+    }
     ++sent;
   }
   return sent;
@@ -193,11 +218,27 @@ Status Mailer::SendOne(pqxx::connection& conn, const Config& config,
     values["documents"].push_back({{"title", d.title}, {"kind", d.kind}, {"id", d.public_id}});
   }
 
+  // Renew the lease right before sending: a slow relay earlier in the round must not let
+  // another worker reclaim (and also send) this row.
+  auto at = now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                      std::chrono::steady_clock::now() - round_started_);
+  auto still_ours = RenewLease(conn, mail, options_.owner,
+                               IsoUtc(at + std::chrono::seconds(options_.lease_seconds)));
+  if (!still_ours) return still_ours.error();
+  if (!*still_ours) {
+    log_.Warn("mail.lease_lost", {{"message_id", mail.message_id}});
+    pending_tokens_.erase(mail.outbox_id);
+    return Status::Ok();
+  }
   if (mail.kind != "notice") {
     // A token per email, kept for retries of the same email from this process. Its hash is
     // stored before the email leaves, so the link works the moment it arrives.
     std::string& token = pending_tokens_[mail.outbox_id];
     if (token.empty()) token = NewToken();
+    if (token.empty()) {
+      pending_tokens_.erase(mail.outbox_id);
+      return MakeError(ErrorCode::kInternal, "the system's random source failed", mail.message_id);
+    }
     auto expires = now + std::chrono::hours(24 * inv.expiry_days);
     auto owned = SetToken(conn, mail, options_.owner, Sha256Hex(token), IsoUtc(expires));
     if (!owned) return owned.error();
@@ -237,6 +278,16 @@ Status Mailer::SendOne(pqxx::connection& conn, const Config& config,
   }
 
   const std::string where = institution.id + "/" + mail.student_id;
+  if ((outcome.kind == SendOutcome::Kind::kDeferred ||
+       outcome.kind == SendOutcome::Kind::kUnknown) &&
+      mail.attempts >= options_.max_attempts) {
+    // Days of 4xx: report it as failed rather than retry for ever. The address is not known
+    // to be bad, so it is left alone.
+    outcome.kind = SendOutcome::Kind::kFailed;
+    outcome.recipient_refused = false;
+    outcome.reply = "gave up after " + std::to_string(mail.attempts) +
+                    " attempts; last reply: " + outcome.reply;
+  }
   const std::string done_iso =
       IsoUtc(now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
                        std::chrono::steady_clock::now() - round_started_));
@@ -260,6 +311,7 @@ Status Mailer::SendOne(pqxx::connection& conn, const Config& config,
       auto ok = MarkDeferred(conn, mail, options_.owner, done_iso, static_cast<int>(delay),
                              outcome.reply);
       if (!ok) return ok.error();
+      if (!*ok) pending_tokens_.erase(mail.outbox_id);  // Another worker owns it now.
       if (outcome.kind == SendOutcome::Kind::kUnknown) {
         log_.Warn("mail.possible_duplicate", {{"message_id", mail.message_id},
                                               {"student", where},
@@ -277,14 +329,16 @@ Status Mailer::SendOne(pqxx::connection& conn, const Config& config,
     case SendOutcome::Kind::kFailed: {
       std::string rerouted;
       auto ok = MarkFailed(conn, mail, options_.owner, done_iso, outcome.reply,
-                           DomainOf(inv.from_address), &rerouted);
+                           outcome.recipient_refused, &rerouted);
       if (!ok) return ok.error();
       pending_tokens_.erase(mail.outbox_id);
-      log_.Error("mail.failed", {{"message_id", mail.message_id},
-                                 {"student", where},
-                                 {"reply", outcome.reply},
-                                 {"action", rerouted.empty() ? "invitation bounced"
-                                                             : "re-sent to the personal address"}});
+      log_.Error("mail.failed",
+                 {{"message_id", mail.message_id},
+                  {"student", where},
+                  {"reply", outcome.reply},
+                  {"action", !outcome.recipient_refused ? "kept the address; see invite resend"
+                             : rerouted.empty()         ? "invitation bounced"
+                                                        : "re-sent to the personal address"}});
       break;
     }
   }

@@ -6,6 +6,7 @@
 // Thread contract: one Mailer per thread; it owns its transport (and SMTP connection).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -25,6 +26,8 @@ struct MailerOptions {
   std::string owner;        // Lease owner: "<host>:<pid>", unique per process.
   int lease_seconds = 300;  // A claim not completed by then may be taken by another worker.
   int max_per_round = 100;  // Claimed per institution per round.
+  int max_attempts = 30;    // A message still deferred after this many tries has failed.
+  const std::atomic<bool>* stop = nullptr;  // Set on shutdown: unsent claims are given back.
 };
 
 class Mailer {
@@ -38,6 +41,9 @@ class Mailer {
 
   // Ends the transport's connection (QUIT).
   void Close();
+
+  // The flag that, once set, ends a round early (the daemon's shutdown).
+  void SetStopFlag(const std::atomic<bool>* stop) { options_.stop = stop; }
 
  private:
   Result<int> RunInstitution(pqxx::connection& conn, const Config& config,
@@ -67,7 +73,8 @@ Result<std::unique_ptr<Mailer>> BuildMailer(const Config& config, Database& data
 // The domain of an address ("registrar@college.ca" -> "college.ca"), for Message-IDs.
 std::string DomainOf(const std::string& address);
 
-// 256 random bits, base64url without padding (43 characters).
+// 256 random bits, base64url without padding (43 characters); empty if the system's
+// random source failed (never a weak token).
 std::string NewToken();
 
 }  // namespace credd::mail

@@ -371,7 +371,11 @@ class SmtpTransport final : public MailTransport {
       if (code / 100 != 2) return Abandon(code, std::move(reply));
       step = Step::kRecipient;
       code = session_->Command("RCPT TO:<" + recipient + ">", &reply);
-      if (code / 100 != 2) return Abandon(code, std::move(reply));
+      if (code / 100 != 2) {
+        SendOutcome refused = Abandon(code, std::move(reply));
+        refused.recipient_refused = refused.kind == Kind::kFailed;
+        return refused;
+      }
       step = Step::kData;
       code = session_->Command("DATA", &reply);
       if (code != 354) return Abandon(code, std::move(reply));
@@ -382,7 +386,11 @@ class SmtpTransport final : public MailTransport {
       // After the reply to the dot the relay has ended the transaction on its side, so the
       // connection is ready for the next MAIL FROM whatever the code was.
       if (code == 421) Drop();
-      return Classify(code, std::move(reply));
+      SendOutcome outcome = Classify(code, std::move(reply));
+      // Some relays accept every RCPT and refuse the mailbox after DATA with 5.1.x.
+      outcome.recipient_refused =
+          outcome.kind == Kind::kFailed && outcome.reply.find(" 5.1.") != std::string::npos;
+      return outcome;
     } catch (...) {
       if (step == Step::kMailFrom) *stale = true;
       Drop();

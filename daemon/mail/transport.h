@@ -26,6 +26,9 @@ struct SendOutcome {
   Kind kind = Kind::kDeferred;
   int smtp_code = 0;  // The relay's reply code; 0 when the relay said nothing (local error).
   std::string reply;  // The server's reply line(s), or "local: ..." for errors found here.
+  // kFailed only: the relay refused the RECIPIENT (5xx to RCPT TO, or 5.1.x after DATA).
+  // Only then is the address itself bad; a refused sender or message says nothing about it.
+  bool recipient_refused = false;
 };
 
 // Returns "sent", "deferred", "failed" or "unknown", for logs and reports.

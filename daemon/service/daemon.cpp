@@ -274,6 +274,7 @@ int Daemon::Run() {
     return mailer.error().ExitCode();
   }
   mailer_ = std::move(mailer).value();
+  mailer_->SetStopFlag(&stop_);
   mail_guard_ =
       std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
           mail_io_.get_executor());
@@ -383,6 +384,7 @@ void Daemon::Reload() {
   {
     // The mail thread swaps in the new mailer between rounds, closing the old connection.
     std::shared_ptr<mail::Mailer> handoff = std::move(next_mailer).value();
+    handoff->SetStopFlag(&stop_);
     boost::asio::post(mail_io_, [this, handoff] {
       if (mailer_) mailer_->Close();
       mailer_ = handoff;

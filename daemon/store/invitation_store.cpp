@@ -7,28 +7,38 @@ namespace {
 
 // A pending invitation is ready when every active credential of its student and batch has
 // an active document: the email lists them.
-constexpr const char* kQueueFirst =
-    "INSERT INTO mail_outbox (invitation, message_id, recipient, status, kind, institution_id, "
-    "email, next_attempt_at) "
-    "SELECT i.id, 'inv' || i.id || '.0@' || $3, e.address, 'queued', "
-    "CASE i.kind WHEN 'notice' THEN 'notice' ELSE 'invitation' END, s.institution_id, e.id, "
-    "$2::timestamptz "
-    "FROM invitations i JOIN students s ON s.id = i.student "
-    "JOIN student_emails e ON e.id = i.email "
+// To the student's best active address now (the invitation's, unless it has bounced since).
+// Ready when every active credential of the student has an active document (the email lists
+// them all), or a day after it was due: a document that cannot be issued must not hold the
+// email back for ever.
+constexpr const char* kBestAddress =
+    "JOIN LATERAL (SELECT a.id, a.address FROM student_emails a WHERE a.student = i.student "
+    "AND a.status = 'active' ORDER BY (a.id = i.email) DESC, a.is_primary DESC, "
+    "(a.kind = 'institutional') DESC, a.id LIMIT 1) e ON true ";
+const std::string kQueueFirst =
+    std::string(
+        "INSERT INTO mail_outbox (invitation, message_id, recipient, status, kind, "
+        "institution_id, email, next_attempt_at) "
+        "SELECT i.id, 'inv' || i.id || '.0@' || $3, e.address, 'queued', "
+        "CASE i.kind WHEN 'notice' THEN 'notice' ELSE 'invitation' END, s.institution_id, e.id, "
+        "$2::timestamptz "
+        "FROM invitations i JOIN students s ON s.id = i.student ") +
+    kBestAddress +
     "WHERE s.institution_id = $1 AND i.state = 'pending' AND i.send_after <= $2::timestamptz "
     "AND NOT EXISTS (SELECT 1 FROM mail_outbox o WHERE o.invitation = i.id) "
-    "AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.student = i.student "
-    "  AND c.batch = i.batch AND c.status = 'active' "
+    "AND (i.send_after < $2::timestamptz - interval '1 day' OR NOT EXISTS ("
+    "  SELECT 1 FROM credentials c WHERE c.student = i.student AND c.status = 'active' "
     "  AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.credential = c.id "
-    "                  AND d.status = 'active')) "
+    "                  AND d.status = 'active'))) "
     "ON CONFLICT (message_id) DO NOTHING";
-constexpr const char* kQueueReminders =
-    "INSERT INTO mail_outbox (invitation, message_id, recipient, status, kind, institution_id, "
-    "email, next_attempt_at) "
-    "SELECT i.id, 'inv' || i.id || '.' || (i.reminders_sent + 1) || '@' || $3, e.address, "
-    "'queued', 'reminder', s.institution_id, e.id, $2::timestamptz "
-    "FROM invitations i JOIN students s ON s.id = i.student "
-    "JOIN student_emails e ON e.id = i.email "
+const std::string kQueueReminders =
+    std::string(
+        "INSERT INTO mail_outbox (invitation, message_id, recipient, status, kind, "
+        "institution_id, email, next_attempt_at) "
+        "SELECT i.id, 'inv' || i.id || '.' || (i.reminders_sent + 1) || '@' || $3, e.address, "
+        "'queued', 'reminder', s.institution_id, e.id, $2::timestamptz "
+        "FROM invitations i JOIN students s ON s.id = i.student ") +
+    kBestAddress +
     "WHERE s.institution_id = $1 AND i.kind = 'invitation' AND i.state IN ('sent', 'reminded') "
     "AND i.next_reminder_at <= $2::timestamptz AND i.reminders_sent < $4 "
     "AND NOT EXISTS (SELECT 1 FROM mail_outbox o WHERE o.invitation = i.id "
@@ -37,7 +47,8 @@ constexpr const char* kQueueReminders =
 constexpr const char* kExpire =
     "UPDATE invitations i SET state = 'expired', updated_at = now() FROM students s "
     "WHERE s.id = i.student AND s.institution_id = $1 AND i.state IN ('sent', 'reminded') "
-    "AND i.expires_at <= $2::timestamptz AND i.next_reminder_at IS NULL";
+    "AND i.expires_at <= $2::timestamptz "
+    "AND (i.next_reminder_at IS NULL OR i.reminders_sent >= $3)";
 constexpr const char* kLocalTime =
     "SELECT extract(isodow FROM $1::timestamptz AT TIME ZONE $2)::int, "
     "to_char($1::timestamptz AT TIME ZONE $2, 'HH24:MI'), "
@@ -45,6 +56,7 @@ constexpr const char* kLocalTime =
 constexpr const char* kCountInWindow =
     "SELECT count(*) FROM mail_outbox WHERE ($1 = '' OR institution_id = $1) AND "
     "(sent_at > $2::timestamptz - make_interval(secs => $3) "
+    " OR (status <> 'sent' AND last_attempt_at > $2::timestamptz - make_interval(secs => $3)) "
     " OR (status = 'sending' AND lease_until > $2::timestamptz))";
 constexpr const char* kClaim =
     "UPDATE mail_outbox o SET status = 'sending', lease_owner = $3, "
@@ -56,6 +68,7 @@ constexpr const char* kClaim =
     "   (status = 'sending' AND lease_until < $2::timestamptz)) "
     "  ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) "
     "AND i.id = o.invitation AND s.id = i.student AND e.id = o.email "
+    "AND i.state NOT IN ('activated', 'cancelled', 'expired') "
     "RETURNING o.id, o.invitation, o.kind, o.message_id, o.recipient, o.email, e.kind, "
     "o.attempts, i.reminders_sent, s.student_id, s.family_name, s.given_names, "
     "s.preferred_locale, s.id";
@@ -81,7 +94,7 @@ Result<int> QueueDueMail(pqxx::connection& conn, const std::string& institution_
     queued += static_cast<int>(
         txn.exec_params(kQueueReminders, institution_id, now, message_id_domain, reminders_allowed)
             .affected_rows());
-    txn.exec_params(kExpire, institution_id, now);
+    txn.exec_params(kExpire, institution_id, now, reminders_allowed);
     txn.commit();
     return queued;
   } catch (const std::exception& e) {
@@ -149,6 +162,36 @@ Result<std::vector<ClaimedMail>> ClaimMail(
   }
 }
 
+Result<bool> RenewLease(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+                        const std::string& until) {
+  try {
+    pqxx::work txn(conn);
+    pqxx::result r = txn.exec_params(
+        "UPDATE mail_outbox SET lease_until = $3::timestamptz WHERE id = $1 AND lease_owner = $2 "
+        "AND status = 'sending' RETURNING id",
+        mail.outbox_id, owner, until);
+    txn.commit();
+    return !r.empty();
+  } catch (const std::exception& e) {
+    return PqError("renewing the lease of " + mail.message_id, e);
+  }
+}
+
+Status ReleaseClaim(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner) {
+  try {
+    pqxx::work txn(conn);
+    txn.exec_params(
+        "UPDATE mail_outbox SET status = CASE WHEN attempts > 1 THEN 'deferred' ELSE 'queued' "
+        "END, attempts = attempts - 1, lease_owner = NULL, lease_until = NULL WHERE id = $1 AND "
+        "lease_owner = $2 AND status = 'sending'",
+        mail.outbox_id, owner);
+    txn.commit();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return PqError("releasing " + mail.message_id, e);
+  }
+}
+
 Result<bool> SetToken(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
                       const std::string& token_sha256_hex, const std::string& expires_at) {
   try {
@@ -201,19 +244,25 @@ Result<bool> MarkSent(pqxx::connection& conn, const ClaimedMail& mail, const std
           mail.invitation, now);
     } else {
       // The next reminder counts from the first email: reminder_days are days after it.
-      int next = mail.kind == "reminder" ? mail.reminders_sent + 1 : mail.reminders_sent;
+      int next = mail.kind == "reminder" ? mail.reminders_sent + 1
+                 : mail.kind == "resend" ? 0
+                                         : mail.reminders_sent;
       std::string next_reminder = next < static_cast<int>(reminder_days.size())
                                       ? std::to_string(reminder_days[next])
                                       : std::string();
       txn.exec_params(
           "UPDATE invitations SET "
           "state = CASE WHEN $3 = 'reminder' THEN 'reminded' ELSE 'sent' END, "
-          "reminders_sent = reminders_sent + CASE WHEN $3 = 'reminder' THEN 1 ELSE 0 END, "
+          "reminders_sent = CASE WHEN $3 = 'resend' THEN 0 "
+          "  ELSE reminders_sent + CASE WHEN $3 = 'reminder' THEN 1 ELSE 0 END END, "
           "attempts = attempts + 1, "
-          "first_sent_at = coalesce(first_sent_at, $2::timestamptz), "
-          "next_reminder_at = CASE WHEN $4 = '' THEN NULL ELSE "
+          // A resend starts the reminder schedule again from now.
+          "first_sent_at = CASE WHEN $3 = 'resend' THEN $2::timestamptz "
+          "  ELSE coalesce(first_sent_at, $2::timestamptz) END, "
+          "next_reminder_at = CASE WHEN $4 = '' THEN NULL "
+          "  WHEN $3 = 'resend' THEN $2::timestamptz + make_interval(days => $4::int) ELSE "
           "  coalesce(first_sent_at, $2::timestamptz) + make_interval(days => $4::int) END, "
-          "updated_at = now() WHERE id = $1",
+          "updated_at = now() WHERE id = $1 AND state NOT IN ('activated', 'cancelled')",
           mail.invitation, now, mail.kind, next_reminder);
     }
     txn.exec_params(
@@ -237,7 +286,7 @@ Result<bool> MarkDeferred(pqxx::connection& conn, const ClaimedMail& mail, const
     txn.exec_params(
         "UPDATE mail_outbox SET status = 'deferred', last_reply = $3, "
         "next_attempt_at = $2::timestamptz + make_interval(secs => $4), lease_owner = NULL, "
-        "lease_until = NULL, updated_at = now() WHERE id = $1",
+        "lease_until = NULL, last_attempt_at = $2::timestamptz, updated_at = now() WHERE id = $1",
         mail.outbox_id, now, reply, delay_seconds);
     txn.commit();
     return true;
@@ -247,15 +296,29 @@ Result<bool> MarkDeferred(pqxx::connection& conn, const ClaimedMail& mail, const
 }
 
 Result<bool> MarkFailed(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
-                        const std::string& now, const std::string& reply,
-                        const std::string& message_id_domain, std::string* rerouted_to) {
+                        const std::string& now, const std::string& reply, bool recipient_refused,
+                        std::string* rerouted_to) {
   try {
     pqxx::work txn(conn);
     if (!Owned(txn, mail, owner)) return false;
     txn.exec_params(
         "UPDATE mail_outbox SET status = 'failed', last_reply = $2, lease_owner = NULL, "
-        "lease_until = NULL, updated_at = now() WHERE id = $1",
-        mail.outbox_id, reply);
+        "lease_until = NULL, last_attempt_at = $3::timestamptz, updated_at = now() WHERE id = $1",
+        mail.outbox_id, reply, now);
+    if (!recipient_refused) {
+      // The relay refused the sender or the message, not the mailbox: the address is not
+      // to blame. The invitation waits, with the reason, for someone to act (invite resend).
+      txn.exec_params("UPDATE invitations SET last_error = $2, updated_at = now() WHERE id = $1",
+                      mail.invitation, reply);
+      txn.exec_params(
+          "INSERT INTO audit_events (actor, institution_id, event, subject, details) "
+          "SELECT 'credd', institution_id, 'mail.failed', 'invitation:' || $2, "
+          "jsonb_build_object('message_id', $3::text, 'reply', $4::text) FROM mail_outbox "
+          "WHERE id = $1",
+          mail.outbox_id, mail.invitation, mail.message_id, reply);
+      txn.commit();
+      return true;
+    }
     txn.exec_params(
         "UPDATE student_emails SET status = 'bounced', updated_at = now() WHERE id = $1",
         mail.email);
@@ -290,7 +353,6 @@ Result<bool> MarkFailed(pqxx::connection& conn, const ClaimedMail& mail, const s
         "FROM mail_outbox WHERE id = $1",
         mail.outbox_id, mail.invitation, mail.message_id, reply, *rerouted_to);
     txn.commit();
-    (void)message_id_domain;
     return true;
   } catch (const std::exception& e) {
     return PqError("recording the failure of " + mail.message_id, e);
@@ -312,6 +374,11 @@ Result<int64_t> QueueResend(pqxx::connection& conn, const std::string& instituti
                        institution_id + "/" + student_id);
     }
     int64_t invitation = inv[0][0].as<int64_t>();
+    if (txn.exec_params1("SELECT state FROM invitations WHERE id = $1", invitation)[0]
+            .as<std::string>() == "activated") {
+      return MakeError(ErrorCode::kData, "the student has already activated their account",
+                       institution_id + "/" + student_id);
+    }
     pqxx::result email = txn.exec_params(
         "SELECT id, address FROM student_emails WHERE student = $1 AND status = 'active' "
         "AND ($2 = false OR kind = 'personal') ORDER BY is_primary DESC, id LIMIT 1",

@@ -80,12 +80,22 @@ Result<bool> MarkSent(pqxx::connection& conn, const ClaimedMail& mail, const std
                       const std::vector<int>& reminder_days);
 Result<bool> MarkDeferred(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
                           const std::string& now, int delay_seconds, const std::string& reply);
-// A permanent failure. When the address was institutional and the student has an active
-// personal one, the institutional address is marked bounced and the email is queued again
-// to the personal address (returned in *rerouted_to); otherwise the invitation is bounced.
+// A permanent failure. When the relay refused the recipient, the address is marked bounced
+// and, for an institutional address with an active personal one, the email is queued again
+// to the personal address (returned in *rerouted_to); without one the invitation is
+// bounced. A refused sender or message leaves the address alone and records the reason on
+// the invitation.
 Result<bool> MarkFailed(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
-                        const std::string& now, const std::string& reply,
-                        const std::string& message_id_domain, std::string* rerouted_to);
+                        const std::string& now, const std::string& reply, bool recipient_refused,
+                        std::string* rerouted_to);
+
+// Extends our lease on a claimed row to `until`, just before sending it; false when the
+// lease was lost (another worker owns the row: do not send).
+Result<bool> RenewLease(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+                        const std::string& until);
+
+// Gives back a claimed row that was not attempted (shutting down): queued or deferred again.
+Status ReleaseClaim(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner);
 
 // credctl invite resend: a new email for the student's latest invitation (to the personal
 // address when to_personal), with a new token when sent. Returns the outbox row id.

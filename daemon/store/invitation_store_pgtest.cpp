@@ -133,7 +133,7 @@ TEST_F(InvitationStoreTest, FailureReroutesToThePersonalAddress) {
   auto claimed = ClaimMail(*conn_, "uni", "2026-11-30T10:00:00Z", "w", 60, {}, {}, 100);
   for (const ClaimedMail& m : *claimed) {
     std::string rerouted;
-    ASSERT_TRUE(*MarkFailed(*conn_, m, "w", "2026-11-30T10:00:01Z", "550 no such user", "uni.ca",
+    ASSERT_TRUE(*MarkFailed(*conn_, m, "w", "2026-11-30T10:00:01Z", "550 5.1.1 no such user", true,
                             &rerouted));
     EXPECT_EQ(rerouted, m.student_id == "S1" ? "me@home.example" : "");
   }

@@ -17,6 +17,10 @@ CREATE INDEX mail_outbox_sent ON mail_outbox (sent_at);
 CREATE INDEX mail_outbox_claimable ON mail_outbox (institution_id, status, next_attempt_at);
 
 ALTER TABLE invitations ADD COLUMN first_sent_at timestamptz;
+-- When the relay last saw an attempt that did not end in 'sent' (deferred, failed, maybe
+-- delivered): such attempts count against the rate limits too.
+ALTER TABLE mail_outbox ADD COLUMN last_attempt_at timestamptz;
+CREATE INDEX mail_outbox_attempted ON mail_outbox (institution_id, last_attempt_at);
 
 DROP FUNCTION credd_store_chunk(bigint, text, jsonb, jsonb, integer, integer, integer);
 
@@ -123,9 +127,13 @@ BEGIN
        WHERE e.student = v_student AND e.status = 'active'
        ORDER BY e.is_primary DESC, (e.kind = 'institutional') DESC, e.id LIMIT 1;
       SELECT st.activated_at IS NOT NULL INTO v_activated FROM students st WHERE st.id = v_student;
+      -- Coalesce into a pending invitation only while nothing of it has been queued: its
+      -- email, when it goes, lists every current document of the student.
       IF v_email IS NOT NULL AND (NOT v_activated OR p_notices)
          AND NOT EXISTS (SELECT 1 FROM invitations i
-                          WHERE i.student = v_student AND i.state = 'pending') THEN
+                          WHERE i.student = v_student AND i.state = 'pending'
+                            AND NOT EXISTS (SELECT 1 FROM mail_outbox o
+                                             WHERE o.invitation = i.id)) THEN
         INSERT INTO invitations (student, batch, email, kind, state, send_after)
         VALUES (v_student, p_batch, v_email,
                 CASE WHEN v_activated THEN 'notice' ELSE 'invitation' END, 'pending', now())
