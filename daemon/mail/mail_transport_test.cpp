@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "daemon/mail/transport.h"
+#include "tests/support/child_server.h"
 
 namespace credd::mail {
 namespace {
@@ -91,64 +92,9 @@ class SilentPort {
 };
 
 // tests/smtp_server.py as a child process; it prints its port on stdout first thing.
-class SmtpServerProcess {
+class SmtpServerProcess : public testing::ChildServer {
  public:
-  SmtpServerProcess() = default;
-  SmtpServerProcess(const SmtpServerProcess&) = delete;
-  SmtpServerProcess& operator=(const SmtpServerProcess&) = delete;
-  ~SmtpServerProcess() { Stop(); }
-
-  // Empty on success, else why the server did not come up within ten seconds.
-  std::string Start(const std::vector<std::string>& arguments) {
-    std::array<int, 2> fds{};
-    if (::pipe(fds.data()) != 0) return "pipe failed";
-    std::vector<std::string> command = {CREDD_PYTHON, CREDD_SMTP_SERVER};
-    command.insert(command.end(), arguments.begin(), arguments.end());
-    std::vector<char*> argv;
-    for (std::string& argument : command) argv.push_back(argument.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fds[1], STDOUT_FILENO);
-      ::close(fds[0]);
-      ::close(fds[1]);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    if (pid_ < 0) {
-      ::close(fds[0]);
-      return "fork failed";
-    }
-    std::string line;
-    const auto deadline = steady_clock::now() + seconds(10);
-    while (line.find('\n') == std::string::npos && steady_clock::now() < deadline) {
-      pollfd wait{fds[0], POLLIN, 0};
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now());
-      if (::poll(&wait, 1, static_cast<int>(std::max<long>(left.count(), 0))) <= 0) continue;
-      std::array<char, 64> buffer{};
-      const ssize_t got = ::read(fds[0], buffer.data(), buffer.size());
-      if (got <= 0) break;
-      line.append(buffer.data(), static_cast<size_t>(got));
-    }
-    ::close(fds[0]);
-    port_ = std::atoi(line.c_str());
-    return port_ > 0 ? std::string() : "smtp_server.py printed no port: \"" + line + "\"";
-  }
-
-  void Stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
-  int port() const { return port_; }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
+  SmtpServerProcess() : ChildServer({CREDD_PYTHON, CREDD_SMTP_SERVER}) {}
 };
 
 std::string Message(const std::string& subject, const std::string& body) {

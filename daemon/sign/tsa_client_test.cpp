@@ -24,6 +24,7 @@
 #include "daemon/sign/pades_signer.h"
 #include "daemon/sign/pdf_signature.h"
 #include "daemon/sign/signing_key.h"
+#include "tests/support/child_server.h"
 
 namespace credd::sign {
 namespace {
@@ -78,67 +79,14 @@ int UnusedPort() {
 }
 
 // tests/tsa_server.py as a child process; it prints its port on stdout first thing.
-class TsaServerProcess {
+class TsaServerProcess : public testing::ChildServer {
  public:
-  TsaServerProcess() = default;
-  TsaServerProcess(const TsaServerProcess&) = delete;
-  TsaServerProcess& operator=(const TsaServerProcess&) = delete;
-  ~TsaServerProcess() { Stop(); }
-
-  // Empty on success, else why the server did not come up within ten seconds.
-  std::string Start(const std::vector<std::string>& arguments) {
-    std::array<int, 2> fds{};
-    if (::pipe(fds.data()) != 0) return "pipe failed";
-    std::vector<std::string> command = {CREDD_PYTHON, CREDD_TSA_SERVER};
-    command.insert(command.end(), arguments.begin(), arguments.end());
-    std::vector<char*> argv;
-    for (std::string& argument : command) argv.push_back(argument.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fds[1], STDOUT_FILENO);
-      ::close(fds[0]);
-      ::close(fds[1]);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    if (pid_ < 0) {
-      ::close(fds[0]);
-      return "fork failed";
-    }
-    std::string line;
-    const auto deadline = steady_clock::now() + seconds(10);
-    while (line.find('\n') == std::string::npos && steady_clock::now() < deadline) {
-      pollfd wait{fds[0], POLLIN, 0};
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now());
-      if (::poll(&wait, 1, static_cast<int>(std::max<long>(left.count(), 0))) <= 0) continue;
-      std::array<char, 64> buffer{};
-      const ssize_t got = ::read(fds[0], buffer.data(), buffer.size());
-      if (got <= 0) break;
-      line.append(buffer.data(), static_cast<size_t>(got));
-    }
-    ::close(fds[0]);
-    port_ = std::atoi(line.c_str());
-    return port_ > 0 ? std::string() : "tsa_server.py printed no port: \"" + line + "\"";
-  }
-
-  void Stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
+  TsaServerProcess() : ChildServer({CREDD_PYTHON, CREDD_TSA_SERVER}) {}
 
   std::string Url(const std::string& path, const std::string& scheme = "http",
                   const std::string& host = "127.0.0.1") const {
-    return scheme + "://" + host + ":" + std::to_string(port_) + path;
+    return scheme + "://" + host + ":" + std::to_string(port()) + path;
   }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
 };
 
 // A one-page PDF, written by hand so the test needs no corpus.
