@@ -92,7 +92,7 @@ class SilentPort {
 };
 
 // tests/smtp_server.py as a child process; it prints its port on stdout first thing.
-class SmtpServerProcess : public testing::ChildServer {
+class SmtpServerProcess : public test_support::ChildServer {
  public:
   SmtpServerProcess() : ChildServer({CREDD_PYTHON, CREDD_SMTP_SERVER}) {}
 };

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "daemon/mail/mail_templates.h"
+#include "tests/support/command.h"
 
 namespace credd::mail {
 namespace {
@@ -50,17 +51,11 @@ json Probe(const std::string& mime) {
     std::ofstream out(path, std::ios::binary);
     out << mime;
   }
-  const std::string command =
-      std::string(CREDD_PYTHON) + " " + CREDD_MIME_PROBE + " " + path.string() + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return json{{"error", "popen failed"}};
-  std::string output;
-  char buffer[4096];
-  for (std::size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-  const int status = pclose(pipe);
+  const test_support::CommandResult probe = test_support::RunCommand(
+      std::string(CREDD_PYTHON) + " " + CREDD_MIME_PROBE + " " + path.string());
   fs::remove(path);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return json{{"error", output}};
-  return json::parse(output, nullptr, false);
+  if (probe.exit_code != 0) return json{{"error", probe.output}};
+  return json::parse(probe.output, nullptr, false);
 }
 
 OutgoingMessage SampleMessage() {

@@ -14,6 +14,7 @@
 
 #include "daemon/render/renderer.h"
 #include "importers/pesc/pesc_importer.h"
+#include "tests/support/command.h"
 
 namespace credd {
 namespace {
@@ -24,22 +25,8 @@ const std::string kCorpus = std::string(CREDD_CORPUS_DIR) + "/pesc-xml";
 const std::string kTemplates = CREDD_TEMPLATES_DIR;
 constexpr const char* kIssuedAt = "2026-11-28T14:03:00Z";
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together.
-};
-
-CommandResult RunCommand(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using test_support::CommandResult;
+using test_support::RunCommand;
 
 // Collapses runs of spaces (pdftotext -layout pads columns) and no-break spaces.
 std::string Squeeze(const std::string& text) {

@@ -17,6 +17,7 @@
 #include "daemon/sign/pades_signer.h"
 #include "daemon/sign/pdf_signature.h"
 #include "daemon/sign/signing_key.h"
+#include "tests/support/command.h"
 
 namespace credd::sign {
 namespace {
@@ -25,24 +26,8 @@ namespace fs = std::filesystem;
 
 constexpr char kSigningTime[] = "D:20261128190000Z";
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together.
-};
-
-CommandResult RunCommand(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = ::popen(("(" + command + ") 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  size_t read = 0;
-  while ((read = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-    result.output.append(buffer.data(), read);
-  }
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using test_support::CommandResult;
+using test_support::RunCommand;
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

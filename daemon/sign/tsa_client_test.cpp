@@ -25,6 +25,7 @@
 #include "daemon/sign/pdf_signature.h"
 #include "daemon/sign/signing_key.h"
 #include "tests/support/child_server.h"
+#include "tests/support/command.h"
 
 namespace credd::sign {
 namespace {
@@ -33,24 +34,8 @@ namespace fs = std::filesystem;
 using std::chrono::seconds;
 using std::chrono::steady_clock;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together.
-};
-
-CommandResult RunCommand(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = ::popen(("(" + command + ") 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  size_t read = 0;
-  while ((read = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-    result.output.append(buffer.data(), read);
-  }
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using test_support::CommandResult;
+using test_support::RunCommand;
 
 void WriteFile(const fs::path& path, std::string_view bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -79,7 +64,7 @@ int UnusedPort() {
 }
 
 // tests/tsa_server.py as a child process; it prints its port on stdout first thing.
-class TsaServerProcess : public testing::ChildServer {
+class TsaServerProcess : public test_support::ChildServer {
  public:
   TsaServerProcess() : ChildServer({CREDD_PYTHON, CREDD_TSA_SERVER}) {}
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace credd::testing {
+namespace credd::test_support {
 
 class ChildServer {
  public:
@@ -79,4 +79,4 @@ class ChildServer {
   int port_ = 0;
 };
 
-}  // namespace credd::testing
+}  // namespace credd::test_support
