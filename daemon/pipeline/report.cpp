@@ -132,11 +132,10 @@ std::string ReportText(const BatchReport& r) {
 }
 
 Status WriteReports(const BatchReport& report, const std::string& dir, const std::string& name) {
-  if (Status s = WriteAtomically(dir, name + ".report.json", ReportJson(report).dump(2) + "\n");
-      !s) {
-    return s;
-  }
-  return WriteAtomically(dir, name + ".report.txt", ReportText(report));
+  // The text first and the JSON last: scripts wait for the .json, and when it is there the
+  // .txt is too.
+  if (Status s = WriteAtomically(dir, name + ".report.txt", ReportText(report)); !s) return s;
+  return WriteAtomically(dir, name + ".report.json", ReportJson(report).dump(2) + "\n");
 }
 
 }  // namespace credd
