@@ -29,8 +29,14 @@ std::string OneLine(std::string_view text) {
 
 // SQLSTATE classes that mean "the server is not there (yet)" rather than "we did something
 // wrong": connection exceptions (08), and admin shutdown / crash / starting up (57P0x).
+// States after which the same work succeeds later: the connection or server went away
+// (08, 57P0x), the server ran out of disk, memory or connections (53), a deadlock or
+// serialization failure (40001, 40P01), a lock not available, a cancelled query.
 bool IsUnavailableState(const std::string& sqlstate) {
-  return sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P0", 0) == 0;
+  for (const char* prefix : {"08", "57P0", "53", "40001", "40P01", "55P03", "57014", "58030"}) {
+    if (sqlstate.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
 }
 
 // A libpq value quoted for keyword=value conninfo.
@@ -113,10 +119,10 @@ Error PqError(const std::string& context, const std::exception& e) {
   }
   std::string message = context + ": " + OneLine(e.what());
   // A serialization failure or deadlock: the caller may retry the whole transaction.
-  if (std::string sqlstate = KnownSqlstate(e); !sqlstate.empty()) {
-    message += " [SQLSTATE " + sqlstate + "]";
-  }
-  return MakeError(ErrorCode::kInternal, std::move(message));
+  const std::string sqlstate = KnownSqlstate(e);
+  if (!sqlstate.empty()) message += " [SQLSTATE " + sqlstate + "]";
+  return MakeError(IsUnavailableState(sqlstate) ? ErrorCode::kUnavailable : ErrorCode::kInternal,
+                   std::move(message));
 }
 
 Result<std::string> RewriteConninfo(const std::string& conninfo,
@@ -184,11 +190,42 @@ Database::Database(std::string conninfo, std::string described,
 Database::~Database() = default;
 
 Result<std::unique_ptr<pqxx::connection>> Database::Connect() const {
-  try {
-    return std::make_unique<pqxx::connection>(conninfo_);
-  } catch (const std::exception& e) {
-    return PqError("connecting to " + described_, e);
+  auto connect = [this]() -> Result<std::unique_ptr<pqxx::connection>> {
+    try {
+      return std::make_unique<pqxx::connection>(conninfo_);
+    } catch (const std::exception& e) {
+      return PqError("connecting to " + described_, e);
+    }
+  };
+  auto conn = connect();
+  if (conn.ok() || cluster_ == nullptr || conn.error().code != ErrorCode::kUnavailable) {
+    return conn;
   }
+  if (Status restarted = RestartEmbedded(); !restarted) return restarted.error();
+  return connect();
+}
+
+Status Database::RestartEmbedded() const {
+  std::lock_guard lock(restart_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_restart_) {
+    return MakeError(
+        ErrorCode::kUnavailable,
+        "the embedded PostgreSQL is down; the next restart is due in " +
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::seconds>(next_restart_ - now).count() + 1) +
+            " s",
+        described_);
+  }
+  Status s = cluster_->EnsureRunning();
+  if (s) {
+    restart_backoff_ = std::chrono::seconds(1);
+    next_restart_ = {};
+    return s;
+  }
+  next_restart_ = now + restart_backoff_;
+  restart_backoff_ = std::min(restart_backoff_ * 2, std::chrono::seconds(60));
+  return s;
 }
 
 std::string Database::Describe() const { return described_; }

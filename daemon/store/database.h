@@ -3,8 +3,10 @@
 // Thread contract: a Database may be shared; each pqxx::connection belongs to one thread.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <pqxx/pqxx>
 #include <string>
 
@@ -35,7 +37,9 @@ class Database {
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  // A fresh connection. kUnavailable when the server cannot be reached.
+  // A fresh connection. kUnavailable when the server cannot be reached. With the
+  // embedded cluster, credd owns the server: when it is down, it is started again, at
+  // most once per backoff period (1 s doubling to 60 s while it keeps failing).
   Result<std::unique_ptr<pqxx::connection>> Connect() const;
 
   // The conninfo used (password elided), for messages.
@@ -44,9 +48,15 @@ class Database {
  private:
   Database(std::string conninfo, std::string described, std::unique_ptr<EmbeddedCluster> cluster);
 
+  // Restarts the embedded server when the backoff allows; OK when it may be tried again.
+  Status RestartEmbedded() const;
+
   std::string conninfo_;
   std::string described_;
   std::unique_ptr<EmbeddedCluster> cluster_;
+  mutable std::mutex restart_mu_;  // Guards the backoff below and serialises restarts.
+  mutable std::chrono::steady_clock::time_point next_restart_{};
+  mutable std::chrono::seconds restart_backoff_{1};
 };
 
 }  // namespace credd

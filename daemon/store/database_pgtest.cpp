@@ -82,9 +82,26 @@ TEST(DatabaseTest, PqErrorKeepsSqlstateAndQuery) {
     pqxx::work txn(*conn);
     txn.exec("DO $$ BEGIN RAISE EXCEPTION 'no' USING ERRCODE = '40001'; END $$");
   } catch (const std::exception& e) {
+    // A serialization failure goes away when the work is tried again later, like an
+    // outage: the file waits in processing/ instead of being rejected.
     Error error = PqError("retrying", e);
-    EXPECT_EQ(error.code, ErrorCode::kInternal);
+    EXPECT_EQ(error.code, ErrorCode::kUnavailable);
     EXPECT_NE(error.message.find("[SQLSTATE 40001]"), std::string::npos) << error.message;
+  }
+  for (const char* state : {"53100", "40P01", "57P01"}) {  // Disk full, deadlock, shutdown.
+    try {
+      pqxx::work txn(*conn);
+      txn.exec(std::string("DO $$ BEGIN RAISE EXCEPTION 'no' USING ERRCODE = '") + state +
+               "'; END $$");
+    } catch (const std::exception& e) {
+      EXPECT_EQ(PqError("storing", e).code, ErrorCode::kUnavailable) << state;
+    }
+  }
+  try {
+    pqxx::work txn(*conn);
+    txn.exec("SELECT convert_from('\\xe9'::bytea, 'UTF8')");  // 22021: not transient.
+  } catch (const std::exception& e) {
+    EXPECT_EQ(PqError("storing", e).code, ErrorCode::kInternal);
   }
   Error other = PqError("parsing", std::runtime_error("boom"));
   EXPECT_EQ(other.code, ErrorCode::kInternal);

@@ -14,6 +14,15 @@ constexpr const char* kPendingCredentials =
     "WHERE s.institution_id = $1 AND c.status = 'active' "
     "AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.credential = c.id) "
     "ORDER BY c.id LIMIT $2";
+// The same credential, locked for issuing, when it is still active and without a document.
+constexpr const char* kClaimPending =
+    "SELECT c.id, s.institution_id, s.student_id, c.kind, c.credential_key, c.locale, "
+    "c.data::text, coalesce(c.source_pdf, ''::bytea), b.file_name || ':' || c.source_line, "
+    "s.id FROM credentials c JOIN students s ON s.id = c.student "
+    "JOIN batches b ON b.id = c.batch "
+    "WHERE c.id = $1 AND c.status = 'active' "
+    "AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.credential = c.id) "
+    "FOR UPDATE OF c SKIP LOCKED";
 constexpr const char* kCredentialById =
     "SELECT c.id, s.institution_id, s.student_id, c.kind, c.credential_key, c.locale, "
     "c.data::text, coalesce(c.source_pdf, ''::bytea), b.file_name || ':' || c.source_line, "
@@ -93,6 +102,27 @@ bool IsNumber(const std::string& text) {
   return true;
 }
 
+// The supersede, insert and audit steps of storing a document, inside the caller's
+// transaction. Returns the new row id.
+int64_t InsertDocument(pqxx::work& txn, const NewDocument& document, const std::string& actor) {
+  int64_t supersedes = 0;
+  for (const pqxx::row& row : txn.exec_params(kSupersedePrevious, document.credential)) {
+    supersedes = row[0].as<int64_t>();
+  }
+  pqxx::binarystring pdf(document.pdf.data(), document.pdf.size());
+  int64_t id = txn.exec_params1(kInsertDocument, document.public_id, document.credential,
+                                supersedes, document.sha256, pdf, document.key_id,
+                                document.issued_at, document.locale)[0]
+                   .as<int64_t>();
+  std::string details = "{\"document\": " + JsonQuote(document.public_id) + ", \"sha256\": \"" +
+                        document.sha256 + "\", \"key_id\": \"" + document.key_id + "\"";
+  if (supersedes != 0) details += ", \"supersedes\": " + std::to_string(supersedes);
+  details += "}";
+  txn.exec_params(kInsertAudit, actor, "document.issued", "document:" + std::to_string(id), details,
+                  document.credential);
+  return id;
+}
+
 }  // namespace
 
 Result<std::vector<PendingCredential>> LoadPendingCredentials(pqxx::connection& conn,
@@ -128,25 +158,29 @@ Result<int64_t> StoreDocument(pqxx::connection& conn, const NewDocument& documen
                               const std::string& actor) {
   try {
     pqxx::work txn(conn);
-    int64_t supersedes = 0;
-    for (const pqxx::row& row : txn.exec_params(kSupersedePrevious, document.credential)) {
-      supersedes = row[0].as<int64_t>();
-    }
-    pqxx::binarystring pdf(document.pdf.data(), document.pdf.size());
-    int64_t id = txn.exec_params1(kInsertDocument, document.public_id, document.credential,
-                                  supersedes, document.sha256, pdf, document.key_id,
-                                  document.issued_at, document.locale)[0]
-                     .as<int64_t>();
-    std::string details = "{\"document\": " + JsonQuote(document.public_id) + ", \"sha256\": \"" +
-                          document.sha256 + "\", \"key_id\": \"" + document.key_id + "\"";
-    if (supersedes != 0) details += ", \"supersedes\": " + std::to_string(supersedes);
-    details += "}";
-    txn.exec_params(kInsertAudit, actor, "document.issued", "document:" + std::to_string(id),
-                    details, document.credential);
+    int64_t id = InsertDocument(txn, document, actor);
     txn.commit();
     return id;
   } catch (const std::exception& e) {
     return PqError("storing the document of credential " + std::to_string(document.credential), e);
+  }
+}
+
+Result<std::optional<int64_t>> IssuePendingDocument(pqxx::connection& conn, int64_t credential_id,
+                                                    const MakeDocument& make,
+                                                    const std::string& actor) {
+  const std::string context = "issuing the document of credential " + std::to_string(credential_id);
+  try {
+    pqxx::work txn(conn);
+    pqxx::result claimed = txn.exec_params(kClaimPending, credential_id);
+    if (claimed.empty()) return std::optional<int64_t>();  // Another credd's, or done.
+    Result<NewDocument> document = make(ReadPending(claimed[0]));
+    if (!document) return document.error();  // The transaction rolls back, the lock goes.
+    int64_t id = InsertDocument(txn, *document, actor);
+    txn.commit();
+    return std::optional<int64_t>(id);
+  } catch (const std::exception& e) {
+    return PqError(context, e);
   }
 }
 
@@ -213,6 +247,9 @@ Status RegisterSigningKey(pqxx::connection& conn, const SigningKeyRow& key, bool
                           const std::string& actor) {
   try {
     pqxx::work txn(conn);
+    // Every credd registers its key at start: serialise them, so two processes starting
+    // together on a fresh database neither both insert the key nor both make one active.
+    txn.exec("SELECT pg_advisory_xact_lock(hashtextextended('credd.signing_keys', 0))");
     pqxx::result existing =
         txn.exec_params("SELECT status FROM signing_keys WHERE key_id = $1 FOR UPDATE", key.key_id);
     bool already_active = !existing.empty() && existing[0][0].as<std::string>() == "active";

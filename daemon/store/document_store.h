@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
@@ -48,6 +49,16 @@ struct NewDocument {
 // in `supersedes`; an audit event records it. Returns the new row id.
 Result<int64_t> StoreDocument(pqxx::connection& conn, const NewDocument& document,
                               const std::string& actor);
+
+// Makes the one document of a pending credential, exactly once across every credd on the
+// database: the credential row is locked (FOR UPDATE SKIP LOCKED) and re-checked to have no
+// document before `make` renders and signs, and the document is stored in that same
+// transaction. Returns the new row id, or nothing when another process holds the credential
+// or it already has its document. An error from `make` rolls back and is returned as is.
+using MakeDocument = std::function<Result<NewDocument>(const PendingCredential&)>;
+Result<std::optional<int64_t>> IssuePendingDocument(pqxx::connection& conn, int64_t credential_id,
+                                                    const MakeDocument& make,
+                                                    const std::string& actor);
 
 struct DocumentRow {
   int64_t id = 0;

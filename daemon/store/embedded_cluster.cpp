@@ -624,6 +624,32 @@ EmbeddedCluster::EmbeddedCluster(std::string data_dir, std::string bin_dir, std:
       run_gid_(run_gid),
       log_(log) {}
 
+Status EmbeddedCluster::EnsureRunning() {
+  Layout layout = LayoutFor(data_dir_);
+  Result<LockFile> control = LockFile::Open(layout.data_dir / "control.lock");
+  if (!control.ok()) return control.error();
+  // The control lock: another credd or credctl may be restarting it at the same moment.
+  if (Status s = control->Lock(LOCK_EX, "control.lock"); !s.ok()) return s.error();
+  Result<Identity> who = IdentityForUid(run_uid_, run_gid_);
+  if (!who.ok()) return who.error();
+  Starter starter(layout, bin_dir_, *who, log_);
+  std::string admin_conninfo = ConninfoFor(layout.run, "postgres") + " connect_timeout=10";
+  Result<bool> running = starter.IsReallyRunning(admin_conninfo);
+  if (!running.ok()) return running.error();
+  if (*running) return Status::Ok();
+  log_.Warn("embedded_pg.restart",
+            {{"data_dir", data_dir_}, {"reason", "the server is not running"}});
+  if (Status s = starter.StartServer(); !s.ok()) return s.error();
+  if (!WaitUntilAccepting(admin_conninfo)) {
+    return MakeError(
+        ErrorCode::kUnavailable,
+        "the embedded PostgreSQL does not accept connections; see " + layout.log.string(),
+        data_dir_);
+  }
+  log_.Info("embedded_pg.restarted", {{"data_dir", data_dir_}});
+  return Status::Ok();
+}
+
 EmbeddedCluster::~EmbeddedCluster() {
   Layout layout = LayoutFor(data_dir_);
   Result<LockFile> control = LockFile::Open(layout.data_dir / "control.lock");

@@ -29,6 +29,10 @@ class EmbeddedCluster {
   EmbeddedCluster(const EmbeddedCluster&) = delete;
   EmbeddedCluster& operator=(const EmbeddedCluster&) = delete;
 
+  // Starts the server again if it is not running (it crashed, or was stopped under us);
+  // OK when it runs. Serialised with every other user through the control lock.
+  Status EnsureRunning();
+
   // libpq conninfo reaching the `credd` database over the socket.
   const std::string& conninfo() const { return conninfo_; }
 

@@ -57,16 +57,17 @@ constexpr const char* kCountInWindow =
     "SELECT count(*) FROM mail_outbox WHERE ($1 = '' OR institution_id = $1) AND "
     "(sent_at > $2::timestamptz - make_interval(secs => $3) "
     " OR (status <> 'sent' AND last_attempt_at > $2::timestamptz - make_interval(secs => $3)) "
-    " OR (status = 'sending' AND lease_until > $2::timestamptz))";
+    " OR status = 'sending')";
 constexpr const char* kClaim =
     "UPDATE mail_outbox o SET status = 'sending', lease_owner = $3, "
     "lease_until = $2::timestamptz + make_interval(secs => $4), attempts = o.attempts + 1, "
     "updated_at = now() "
     "FROM invitations i, students s, student_emails e "
-    "WHERE o.id IN (SELECT id FROM mail_outbox WHERE institution_id = $1 AND "
-    "  ((status IN ('queued', 'deferred') AND next_attempt_at <= $2::timestamptz) OR "
-    "   (status = 'sending' AND lease_until < $2::timestamptz)) "
-    "  ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) "
+    "WHERE o.id IN (SELECT c.id FROM mail_outbox c JOIN invitations ci ON ci.id = c.invitation "
+    "  WHERE c.institution_id = $1 AND ci.state NOT IN ('activated', 'cancelled', 'expired') AND "
+    "  ((c.status IN ('queued', 'deferred') AND c.next_attempt_at <= $2::timestamptz) OR "
+    "   (c.status = 'sending' AND c.lease_until < $2::timestamptz)) "
+    "  ORDER BY c.next_attempt_at, c.id LIMIT $5 FOR UPDATE OF c SKIP LOCKED) "
     "AND i.id = o.invitation AND s.id = i.student AND e.id = o.email "
     "AND i.state NOT IN ('activated', 'cancelled', 'expired') "
     "RETURNING o.id, o.invitation, o.kind, o.message_id, o.recipient, o.email, e.kind, "
@@ -163,13 +164,15 @@ Result<std::vector<ClaimedMail>> ClaimMail(
 }
 
 Result<bool> RenewLease(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
-                        const std::string& until) {
+                        const std::string& now, const std::string& until) {
   try {
     pqxx::work txn(conn);
+    // Only a lease still running is renewed: once it has run out the row is anybody's, and
+    // a worker that was stopped past it must not take it back and send.
     pqxx::result r = txn.exec_params(
         "UPDATE mail_outbox SET lease_until = $3::timestamptz WHERE id = $1 AND lease_owner = $2 "
-        "AND status = 'sending' RETURNING id",
-        mail.outbox_id, owner, until);
+        "AND status = 'sending' AND lease_until > $4::timestamptz RETURNING id",
+        mail.outbox_id, owner, until, now);
     txn.commit();
     return !r.empty();
   } catch (const std::exception& e) {

@@ -90,9 +90,9 @@ Result<bool> MarkFailed(pqxx::connection& conn, const ClaimedMail& mail, const s
                         std::string* rerouted_to);
 
 // Extends our lease on a claimed row to `until`, just before sending it; false when the
-// lease was lost (another worker owns the row: do not send).
+// lease was lost (another worker owns the row, or it ran out at `now`: do not send).
 Result<bool> RenewLease(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
-                        const std::string& until);
+                        const std::string& now, const std::string& until);
 
 // Gives back a claimed row that was not attempted (shutting down): queued or deferred again.
 Status ReleaseClaim(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner);

@@ -113,6 +113,46 @@ TEST_F(InvitationStoreTest, StalledLeaseIsReclaimedAndTheLateCompletionRefused) 
   EXPECT_TRUE(*taken);
 }
 
+// Rows whose invitation has ended (activated, cancelled, expired) at the head of the queue
+// must not use up the claim's LIMIT: the one real email behind them still goes.
+TEST_F(InvitationStoreTest, FinishedInvitationsAtTheHeadDoNotStarveTheQueue) {
+  ASSERT_TRUE(QueueDueMail(*conn_, "uni", "2026-11-30T10:00:00Z", "uni.ca", 2).ok());
+  Exec(
+      "UPDATE invitations SET state = 'activated' WHERE id IN (SELECT i.id FROM invitations i "
+      "JOIN students s ON s.id = i.student WHERE s.student_id <> 'S10')");
+  // The live row is the last in queue order.
+  Exec("UPDATE mail_outbox SET next_attempt_at = '2026-11-30T10:00:00Z'");
+  Exec(
+      "UPDATE mail_outbox o SET next_attempt_at = '2026-11-30T10:00:05Z' FROM invitations i, "
+      "students s WHERE i.id = o.invitation AND s.id = i.student AND s.student_id = 'S10'");
+  auto claimed = ClaimMail(*conn_, "uni", "2026-11-30T10:01:00Z", "w", 60, {}, {}, 3);
+  ASSERT_TRUE(claimed.ok()) << claimed.error().ToString();
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ((*claimed)[0].student_id, "S10");
+}
+
+// A worker stopped past its lease (SIGSTOP) must not revive it when it wakes, and while its
+// row is still marked sending it counts against the rate windows, lease or no lease.
+TEST_F(InvitationStoreTest, AnExpiredLeaseIsNeitherRenewedNorUncounted) {
+  ASSERT_TRUE(QueueDueMail(*conn_, "uni", "2026-11-30T10:00:00Z", "uni.ca", 2).ok());
+  auto stalled = ClaimMail(*conn_, "uni", "2026-11-30T10:00:00Z", "stalled", 60, {}, {}, 1);
+  ASSERT_EQ(stalled->size(), 1u);
+  auto renewed =
+      RenewLease(*conn_, (*stalled)[0], "stalled", "2026-11-30T10:00:30Z", "2026-11-30T10:01:30Z");
+  ASSERT_TRUE(renewed.ok()) << renewed.error().ToString();
+  EXPECT_TRUE(*renewed) << "a running lease is renewed";
+  // Past the lease (10:01:30), nobody has reclaimed it yet: renewing is refused all the same.
+  auto revived =
+      RenewLease(*conn_, (*stalled)[0], "stalled", "2026-11-30T10:02:00Z", "2026-11-30T10:03:00Z");
+  ASSERT_TRUE(revived.ok());
+  EXPECT_FALSE(*revived) << "an expired lease was revived";
+  // The row in flight still counts: with a limit of 1 per hour, nothing else is claimed.
+  auto other = db_.Connect();
+  auto more = ClaimMail(*other, "uni", "2026-11-30T10:02:00Z", "other", 60, {}, {{1, 3600}}, 10);
+  ASSERT_TRUE(more.ok()) << more.error().ToString();
+  EXPECT_EQ(more->size(), 0u) << "an expired 'sending' row did not count against the limit";
+}
+
 TEST_F(InvitationStoreTest, LocalTimeFollowsTheInstitutionsZone) {
   // 2026-11-30 is a Monday. 14:30 UTC is 09:30 in Toronto (EST) and 06:30 in Vancouver.
   auto toronto = LocalTimeIn(*conn_, "2026-11-30T14:30:00Z", "America/Toronto");
