@@ -33,6 +33,9 @@ struct ImportInput {
   std::string path;          // File on disk (for pdf-manifest: a .zip, or a folder).
   std::string display_name;  // Name used in messages ("x.csv").
   const InstitutionConfig* institution = nullptr;  // Dialect, column mapping, encoding.
+  // When >= 0, the already open file to read (the daemon's claimed descriptor; borrowed):
+  // importers read it through OpenImportFile, from its start, and never reopen `path`.
+  int fd = -1;
 };
 
 class Importer {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +10,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "common/unique_fd.h"
 #include "daemon/pipeline/record_identity.h"
 #include "daemon/pipeline/validate.h"
 #include "daemon/store/batch_store.h"
@@ -125,7 +127,10 @@ class ValidatingSink : public RecordSink {
       ++errors_not_kept;
     }
   }
-  bool Stopping() const { return process_.stop != nullptr && process_.stop->load(); }
+  bool Stopping() const {
+    if (process_.heartbeat != nullptr) process_.heartbeat->Beat();
+    return process_.stop != nullptr && process_.stop->load();
+  }
 
   std::string file_;
   const InstitutionConfig& institution_;
@@ -206,6 +211,7 @@ class StoringSink : public RecordSink {
   void Count(const ChunkOutcome& outcome) { duplicates_in_file_ += outcome.duplicates_in_file; }
 
   bool Advance() {
+    if (process_.heartbeat != nullptr) process_.heartbeat->Beat();
     if (failure_) return false;
     ++in_chunk_;
     // PDFs make records large: a chunk also ends at a byte budget.
@@ -260,28 +266,20 @@ std::string MoreErrorsNote(size_t not_kept) {
 
 }  // namespace
 
-Result<std::string> Sha256OfFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    return MakeError(ErrorCode::kNoInput, std::string("cannot open: ") + std::strerror(errno),
-                     path);
-  }
+Result<std::string> Sha256OfFd(int fd, const std::string& where) {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
   std::vector<char> buffer(1 << 16);
+  off_t offset = 0;
   while (true) {
-    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    // pread: the descriptor's own position is left for whoever reads it next.
+    ssize_t n = ::pread(fd, buffer.data(), buffer.size(), offset);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int saved = errno;
-      ::close(fd);
-      return MakeError(ErrorCode::kNoInput, std::string("cannot read: ") + std::strerror(saved),
-                       path);
-    }
+    if (n < 0) return PosixError(ErrorCode::kNoInput, "cannot read", errno, where);
     if (n == 0) break;
     EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(n));
+    offset += n;
   }
-  ::close(fd);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_DigestFinal_ex(ctx.get(), digest, &length);
@@ -292,6 +290,17 @@ Result<std::string> Sha256OfFile(const std::string& path) {
     hex += kHex[digest[i] & 0xf];
   }
   return hex;
+}
+
+Result<std::string> Sha256OfFile(const std::string& path) {
+  // Never follows a link and never blocks on a FIFO: the path may name anything.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
+  if (!fd.valid()) return PosixError(ErrorCode::kNoInput, "cannot open", errno, path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return MakeError(ErrorCode::kNoInput, "not a regular file", path);
+  }
+  return Sha256OfFd(fd.get(), path);
 }
 
 BatchProcessor::BatchProcessor(Database* database, Logger& log, ProcessOptions options)
@@ -308,7 +317,7 @@ Result<BatchReport> BatchProcessor::DryRun(const ProcessInput& input) {
   ValidationOptions validation{options_.today, input.format != "pesc"};
   ValidatingSink sink(*input.institution, validation, true, true, options_, input.display_name);
   std::unique_ptr<Importer> importer = (*entry)->make();
-  Status read = importer->Read({input.path, input.display_name, input.institution}, sink);
+  Status read = importer->Read({input.path, input.display_name, input.institution, input.fd}, sink);
   report.counts = sink.counts;
   report.errors = std::move(sink.errors);
   report.warnings = std::move(sink.warnings);
@@ -447,7 +456,8 @@ Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
   check_options.on_accepted = nullptr;
   ValidatingSink check(institution, validation, reject_file, false, check_options,
                        input.display_name);
-  Status read = (*entry)->make()->Read({input.path, input.display_name, &institution}, check);
+  Status read =
+      (*entry)->make()->Read({input.path, input.display_name, &institution, input.fd}, check);
   if (options_.stop != nullptr && options_.stop->load()) {
     return MakeError(ErrorCode::kUnavailable, "stopped before the file was stored",
                      input.display_name);
@@ -487,14 +497,15 @@ Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
   // Pass 2: store. Under reject_file, the whole file is one transaction.
   StoringSink store(conn, start->batch, institution, validation, options_,
                     reject_file ? 0 : options_.chunk_size, input.display_name);
-  Status second = (*entry)->make()->Read({input.path, input.display_name, &institution}, store);
+  Status second =
+      (*entry)->make()->Read({input.path, input.display_name, &institution, input.fd}, store);
   if (Status s = store.Finish(); !s) return s.error();
   if (reject_file && store.duplicates_in_file() > 0) {
     // The store saw a repeated credential that validation alone cannot see, and rolled the
     // file back; read once more with duplicate detection in memory to list every problem.
     ValidatingSink again(institution, validation, true, true, check_options, input.display_name);
     if (Status reread =
-            (*entry)->make()->Read({input.path, input.display_name, &institution}, again);
+            (*entry)->make()->Read({input.path, input.display_name, &institution, input.fd}, again);
         !reread) {
       return reread.error();
     }

@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 
+#include "common/heartbeat.h"
 #include "common/log.h"
 #include "common/result.h"
 #include "daemon/config/config.h"
@@ -28,6 +29,7 @@ struct ProcessOptions {
   std::string actor = "credd";  // Who stores, for audit events.
   std::string today;            // ISO date for "issued_on is in the future"; empty = today (UTC).
   const std::atomic<bool>* stop = nullptr;  // Set on shutdown: finish the chunk and return.
+  Heartbeat* heartbeat = nullptr;           // Beaten per record, for the watchdog.
   // When set, a record the document fonts cannot print (or of a kind with no template) is
   // rejected in the report, not discovered when its document is issued.
   const Renderer* renderer = nullptr;
@@ -39,6 +41,7 @@ struct ProcessOptions {
 struct ProcessInput {
   const InstitutionConfig* institution = nullptr;
   std::string path;          // The file to read (in processing/ for the daemon).
+  int fd = -1;               // When >= 0, the claimed file itself (borrowed): read, not path.
   std::string display_name;  // The name staff gave it.
   std::string format;        // An importer name.
   std::string sha256;        // Of the content.
@@ -70,7 +73,10 @@ class BatchProcessor {
   ProcessOptions options_;
 };
 
-// Hex SHA-256 of a file's content, read in blocks. kNoInput when it cannot be read.
+// Hex SHA-256 of a file's content, read in blocks. kNoInput when it cannot be read, or
+// is not a regular file (a link is not followed, a FIFO never waited on).
 Result<std::string> Sha256OfFile(const std::string& path);
+// The same for an open descriptor (read with pread, from the start); `where` names it.
+Result<std::string> Sha256OfFd(int fd, const std::string& where);
 
 }  // namespace credd

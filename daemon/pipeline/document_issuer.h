@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 
+#include "common/heartbeat.h"
 #include "common/log.h"
 #include "common/result.h"
 #include "daemon/config/config.h"
@@ -30,6 +31,7 @@ struct IssuerOptions {
   };
   // RFC 3161 timestamps (PAdES B-T); empty = B-B.
   sign::TimestampCallback timestamp;
+  Heartbeat* heartbeat = nullptr;  // Beaten per document, for the watchdog.
 };
 
 struct IssuedDocument {
@@ -62,6 +64,12 @@ class DocumentIssuer {
   const sign::SigningKey& key() const { return key_; }
 
  private:
+  // Renders and signs the document of a stored credential; stores nothing.
+  Result<NewDocument> Make(const InstitutionConfig& institution,
+                           const PendingCredential& credential) const;
+  void LogIssued(const InstitutionConfig& institution, const PendingCredential& credential,
+                 const std::string& public_id) const;
+
   Logger& log_;
   const Renderer& renderer_;
   const sign::SigningKey& key_;

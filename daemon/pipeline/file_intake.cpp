@@ -1,11 +1,13 @@
 #include "daemon/pipeline/file_intake.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <vector>
 
-#include "daemon/watch/claim.h"
+#include "common/file_name.h"
+#include "daemon/store/conditions.h"
 #include "importers/importer.h"
 
 namespace credd {
@@ -13,7 +15,7 @@ namespace {
 
 Result<std::vector<std::string>> ListNames(const std::string& folder) {
   DIR* dir = ::opendir(folder.c_str());
-  if (dir == nullptr) return MakeError(ErrorCode::kIo, "cannot list the folder", folder);
+  if (dir == nullptr) return PosixError(ErrorCode::kIo, "cannot list the folder", errno, folder);
   std::vector<std::string> names;
   while (dirent* entry = ::readdir(dir)) {
     std::string name = entry->d_name;
@@ -24,40 +26,77 @@ Result<std::vector<std::string>> ListNames(const std::string& folder) {
   return names;
 }
 
+std::string ReadyCheckName(ReadyCheck check) {
+  return check == ReadyCheck::kSettleTime ? "settle_time" : "lease";
+}
+
 }  // namespace
 
 FileIntake::FileIntake(Database& database, Logger& log, ProcessOptions options)
     : database_(database), log_(log), processor_(&database, log, std::move(options)) {}
 
+void FileIntake::FolderFailed(const InstitutionConfig& institution, const std::string& problem) {
+  // Every failure is logged at error level; the condition is recorded once per episode.
+  log_.Error("intake.folder_failed", {{"institution", institution.id}, {"error", problem}});
+  if (failing_folders_.insert(institution.id).second) folder_problems_ = failing_folders_.size();
+  if (auto conn = database_.Connect()) {
+    (void)SetCondition(**conn, institution.id, ConditionKind::kDropFolder, problem);
+  }
+}
+
+void FileIntake::FolderWorks(const InstitutionConfig& institution) {
+  if (failing_folders_.erase(institution.id) == 0) return;
+  folder_problems_ = failing_folders_.size();
+  log_.Info("intake.folder_recovered", {{"institution", institution.id}});
+  if (auto conn = database_.Connect()) {
+    (void)ClearCondition(**conn, institution.id, ConditionKind::kDropFolder);
+  }
+}
+
 Status FileIntake::TakeIncoming(const Config& config, const InstitutionConfig& institution,
                                 const std::string& name) {
   const std::string dir = config.DropDirFor(institution);
-  ClaimResult claim = ClaimFile(dir, name);
+  ClaimOptions options;
+  options.settle_time = std::chrono::seconds(config.settle_seconds);
+  ClaimResult claim = ClaimFile(dir, name, options);
   switch (claim.kind) {
     case ClaimResult::Kind::kGone:
     case ClaimResult::Kind::kNotReady:
       if (!claim.reason.empty()) {
-        log_.Debug("intake.not_taken",
-                   {{"institution", institution.id}, {"file", name}, {"reason", claim.reason}});
+        log_.Debug("intake.not_taken", {{"institution", institution.id},
+                                        {"file", NameAsText(name)},
+                                        {"reason", claim.reason}});
       }
       return Status::Ok();
-    case ClaimResult::Kind::kRefused: {
-      BatchReport report;
-      report.file = name;
-      if (claim.name != name) report.stored_as = claim.name;
-      report.institution_id = institution.id;
-      report.status = "rejected";
-      report.reason = claim.reason;
-      report.received_at = report.finished_at = NowIso8601();
-      log_.Warn("intake.refused",
-                {{"institution", institution.id}, {"file", name}, {"reason", claim.reason}});
-      return WriteReports(report, dir + "/rejected", claim.name);
-    }
+    case ClaimResult::Kind::kFailed:
+      FolderFailed(institution, claim.reason);
+      return Status::Ok();  // The file stays in incoming/; the rescan tries again.
+    case ClaimResult::Kind::kRefused:
+      log_.Warn(
+          "intake.refused",
+          {{"institution", institution.id}, {"file", NameAsText(name)}, {"reason", claim.reason}});
+      return Refuse(dir, institution, "incoming", name, claim.name, claim.reason);
     case ClaimResult::Kind::kClaimed:
       break;
   }
-  log_.Info("intake.claimed", {{"institution", institution.id}, {"file", name}});
-  return ImportClaimed(dir, institution, claim.name, name, false);
+  FolderWorks(institution);
+  log_.Info("intake.claimed", {{"institution", institution.id},
+                               {"file", NameAsText(name)},
+                               {"ready_check", ReadyCheckName(claim.ready_check)}});
+  return ImportClaimed(dir, institution, claim.name, name, std::move(claim.file), claim.ready_check,
+                       false);
+}
+
+Status FileIntake::Refuse(const std::string& dir, const InstitutionConfig& institution,
+                          const std::string& from, const std::string& name,
+                          const std::string& preferred_name, const std::string& reason) {
+  BatchReport report;
+  report.file = NameAsText(name);
+  report.institution_id = institution.id;
+  report.status = "rejected";
+  report.reason = reason;
+  report.received_at = report.finished_at = NowIso8601();
+  return MoveWithReport(dir, from, name, preferred_name, std::move(report));
 }
 
 Status FileIntake::ResumeProcessing(const Config& config, const InstitutionConfig& institution) {
@@ -66,8 +105,25 @@ Status FileIntake::ResumeProcessing(const Config& config, const InstitutionConfi
   if (!names) return names.error();
   for (const std::string& name : *names) {
     if (IsIgnoredName(name)) continue;
-    log_.Info("intake.resume", {{"institution", institution.id}, {"file", name}});
-    if (Status s = ImportClaimed(dir, institution, name, name, true); !s) return s;
+    log_.Info("intake.resume", {{"institution", institution.id}, {"file", NameAsText(name)}});
+    Result<UniqueFd> file = OpenClaimedFile(dir + "/processing/" + name);
+    Status s;
+    if (!file && file.error().code == ErrorCode::kData) {
+      // Something put there by hand, or swapped in after the claim: never read.
+      s = Refuse(dir, institution, "processing", name, "", "refused: " + file.error().message);
+    } else if (!file) {
+      s = file.error();
+    } else {
+      s = ImportClaimed(dir, institution, name, name, std::move(file).value(), ReadyCheck::kLease,
+                        true);
+    }
+    // Only a database outage stops the resume; any other failure is that file's alone.
+    if (!s && s.error().code == ErrorCode::kUnavailable) return s;
+    if (!s) {
+      log_.Error("intake.resume_failed", {{"institution", institution.id},
+                                          {"file", NameAsText(name)},
+                                          {"error", s.error().ToString()}});
+    }
   }
   return Status::Ok();
 }
@@ -84,19 +140,18 @@ Status FileIntake::TakeAllIncoming(const Config& config, const InstitutionConfig
 
 Status FileIntake::ImportClaimed(const std::string& dir, const InstitutionConfig& institution,
                                  const std::string& processing_name,
-                                 const std::string& display_name, bool resuming) {
-  const std::string path = dir + "/processing/" + processing_name;
-  auto sha256 = Sha256OfFile(path);
-  if (!sha256) return sha256.error();
-
+                                 const std::string& dropped_name, UniqueFd file,
+                                 ReadyCheck ready_check, bool resuming) {
+  const std::string shown = NameAsText(dropped_name);
   ProcessInput input;
   input.institution = &institution;
-  input.path = path;
-  input.display_name = display_name;
-  input.sha256 = *sha256;
+  input.path = dir + "/processing/" + processing_name;  // For messages; the fd is read.
+  input.fd = file.get();
+  input.display_name = shown;
   input.resuming = resuming;
 
-  auto format = FormatForFileName(display_name);
+  auto sha256 = Sha256OfFd(file.get(), shown);
+  auto format = FormatForFileName(dropped_name);
   std::string refusal;
   if (!format) {
     refusal = format.error().message;
@@ -106,16 +161,45 @@ Status FileIntake::ImportClaimed(const std::string& dir, const InstitutionConfig
   }
   input.format = format ? *format : "unknown";
 
-  Result<BatchReport> report =
-      refusal.empty() ? processor_.Process(input) : processor_.Reject(input, refusal);
-  if (!report) {
+  Result<BatchReport> report = MakeError(ErrorCode::kInternal, "not run");
+  if (!sha256) {
+    report = sha256.error();
+  } else {
+    input.sha256 = *sha256;
+    report = refusal.empty() ? processor_.Process(input) : processor_.Reject(input, refusal);
+  }
+  if (!report && report.error().code == ErrorCode::kUnavailable) {
     log_.Error("intake.failed", {{"institution", institution.id},
-                                 {"file", display_name},
+                                 {"file", shown},
                                  {"error", report.error().ToString()},
                                  {"action", "left in processing/ to resume"}});
     return report.error();
   }
-  if (Status s = Finish(dir, processing_name, std::move(report).value()); !s) return s;
+  if (!report) {
+    // Not an outage: retrying cannot help, and staff must hear about it. The batch (if
+    // any) stays open, so dropping the same file again resumes it once the cause is fixed.
+    log_.Error("intake.failed", {{"institution", institution.id},
+                                 {"file", shown},
+                                 {"error", report.error().ToString()},
+                                 {"action", "rejected with a report"}});
+    BatchReport failed;
+    failed.file = shown;
+    failed.institution_id = institution.id;
+    failed.sha256 = sha256 ? *sha256 : "";
+    failed.format = input.format;
+    failed.status = "rejected";
+    failed.reason = "credd could not finish this file: " + report.error().ToString() +
+                    ". Records stored before the error stay stored; drop the same file again "
+                    "to resume it once the cause is fixed.";
+    failed.received_at = failed.finished_at = NowIso8601();
+    report = std::move(failed);
+  }
+  report->ready_check = ReadyCheckName(ready_check);
+  file.Reset();
+  if (Status s = MoveWithReport(dir, "processing", processing_name, "", std::move(report).value());
+      !s) {
+    return s;
+  }
   // Documents are derived from the committed credentials; a failure here leaves them
   // pending for the next run, the file is already reported.
   if (Status s = IssuePending(institution); !s) {
@@ -126,17 +210,37 @@ Status FileIntake::ImportClaimed(const std::string& dir, const InstitutionConfig
   return Status::Ok();
 }
 
-Status FileIntake::Finish(const std::string& dir, const std::string& processing_name,
-                          BatchReport report) {
-  const std::string target = report.status == "rejected" ? "rejected" : "done";
-  auto moved = MoveBetween(dir, "processing", processing_name, target);
-  if (!moved) return moved.error();
-  if (*moved != report.file) report.stored_as = *moved;
-  if (Status s = WriteReports(report, dir + "/" + target, *moved); !s) return s;
+Status FileIntake::MoveWithReport(const std::string& dir, const std::string& from,
+                                  const std::string& name, const std::string& preferred_name,
+                                  BatchReport report) {
+  const std::string to = report.status == "rejected" ? "rejected" : "done";
+  const std::string folder = dir + "/" + to;
+  const std::string file_text = report.file;
+  // The reports are written under the name the file will have, before it moves: a crash in
+  // between leaves the file where it was (and it is handled again), never a file without
+  // its report. Reports left by such a crash are recognised and written over.
+  auto write_reports = [&](const std::string& target) -> Result<bool> {
+    struct stat st {};
+    if (::lstat((folder + "/" + target).c_str(), &st) == 0) return false;  // Name taken.
+    const std::string target_text = NameAsText(target);
+    report.stored_as = target_text != file_text ? target_text : "";
+    auto ours = ReportsAreFor(folder, target, report);
+    if (!ours) return ours.error();
+    if (*ours == ReportSlot::kTaken) return false;
+    return WriteReports(report, folder, target, *ours == ReportSlot::kFree);
+  };
+  auto moved = MoveBetween(dir, from, name, to, preferred_name, write_reports);
+  if (!moved) {
+    if (moved.error().code != ErrorCode::kNoInput) {
+      log_.Error("intake.move_failed",
+                 {{"folder", NameAsText(folder)}, {"error", moved.error().ToString()}});
+    }
+    return moved.error();
+  }
   log_.Info("intake.reported", {{"institution", report.institution_id},
-                                {"file", *moved},
+                                {"file", NameAsText(*moved)},
                                 {"status", report.status},
-                                {"folder", target}});
+                                {"folder", to}});
   return Status::Ok();
 }
 

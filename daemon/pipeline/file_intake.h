@@ -1,16 +1,24 @@
 // From a name in incoming/ to a report in done/ or rejected/: claim the file, identify it
-// (SHA-256, format), import it with the BatchProcessor, move it, and write its reports.
+// (SHA-256, format), import it with the BatchProcessor, and move it with its reports.
 // Files found in processing/ (a crash, a database outage) are resumed the same way.
-// Thread contract: one FileIntake per worker thread.
+// Reports are written before the file moves, so a file in done/ or rejected/ always has
+// one. A folder credd cannot use is logged and recorded as a condition (credctl status).
+// Thread contract: one FileIntake per worker thread; FolderProblems() from any thread.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
 #include <string>
 
 #include "common/log.h"
 #include "common/result.h"
+#include "common/unique_fd.h"
 #include "daemon/config/config.h"
 #include "daemon/pipeline/batch_processor.h"
 #include "daemon/pipeline/document_issuer.h"
+#include "daemon/watch/claim.h"
 
 namespace credd {
 
@@ -19,16 +27,18 @@ class FileIntake {
   FileIntake(Database& database, Logger& log, ProcessOptions options);
 
   // Claims and imports incoming/<name> of the institution. OK when the file was handled
-  // (done, rejected, refused) or is not ready yet; kUnavailable when the database went away
-  // (the file waits in processing/ for ResumeProcessing).
+  // (done, rejected, refused), is not ready yet, or its folder cannot be used (logged and
+  // recorded); kUnavailable when the database went away (the file waits in processing/
+  // for ResumeProcessing).
   Status TakeIncoming(const Config& config, const InstitutionConfig& institution,
                       const std::string& name);
 
-  // Imports every file in the institution's processing/ folder.
+  // Imports every file in the institution's processing/ folder. A file that fails for any
+  // reason but the database is rejected with a report; the others are still resumed.
   Status ResumeProcessing(const Config& config, const InstitutionConfig& institution);
 
-  // Every ready file in incoming/ now (for --once): no settle time, but files still open for
-  // writing are left alone.
+  // Every ready file in incoming/ now (at start and for --once): no settle time, but files
+  // still open for writing are left alone.
   Status TakeAllIncoming(const Config& config, const InstitutionConfig& institution);
 
   // Issues documents for the institution's credentials that have none (after each file,
@@ -42,16 +52,29 @@ class FileIntake {
     issuer_ = issuer;
   }
 
+  // How many institutions have drop folders credd cannot use right now.
+  int FolderProblems() const { return folder_problems_.load(); }
+
  private:
   Status ImportClaimed(const std::string& dir, const InstitutionConfig& institution,
-                       const std::string& processing_name, const std::string& display_name,
-                       bool resuming);
-  Status Finish(const std::string& dir, const std::string& processing_name, BatchReport report);
+                       const std::string& processing_name, const std::string& dropped_name,
+                       UniqueFd file, ReadyCheck ready_check, bool resuming);
+  // Moves <from>/<name> into done/ or rejected/ (by the report's status), writing its
+  // reports first under the name it will have there.
+  Status MoveWithReport(const std::string& dir, const std::string& from, const std::string& name,
+                        const std::string& preferred_name, BatchReport report);
+  Status Refuse(const std::string& dir, const InstitutionConfig& institution,
+                const std::string& from, const std::string& name, const std::string& preferred_name,
+                const std::string& reason);
+  void FolderFailed(const InstitutionConfig& institution, const std::string& problem);
+  void FolderWorks(const InstitutionConfig& institution);
 
   Database& database_;
   Logger& log_;
   BatchProcessor processor_;
   const DocumentIssuer* issuer_ = nullptr;
+  std::set<std::string> failing_folders_;  // Institutions with a recorded folder problem.
+  std::atomic<int> folder_problems_{0};
 };
 
 }  // namespace credd

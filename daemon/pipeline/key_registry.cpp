@@ -76,7 +76,9 @@ Result<std::vector<sign::X509Ptr>> ParsePemCertificates(const std::string& pem,
 
 Result<SigningKeyRow> DescribeSigningKey(const sign::SigningKey& key,
                                          const std::string& key_reference) {
-  return Describe(key.chain(), key_reference, key_reference);
+  // A PKCS#11 URI may carry the PIN: it is never stored or printed.
+  const std::string shown = sign::RedactKeyReference(key_reference);
+  return Describe(key.chain(), shown, shown);
 }
 
 Result<SigningKeyRow> DescribeCertificateFile(const std::string& certificate_path) {

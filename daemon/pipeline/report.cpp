@@ -1,6 +1,9 @@
 #include "daemon/pipeline/report.h"
 
 #include <fcntl.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,7 +11,9 @@
 #include <cstring>
 #include <ctime>
 
+#include "common/file_name.h"
 #include "common/log.h"
+#include "common/unique_fd.h"
 
 namespace credd {
 namespace {
@@ -19,49 +24,69 @@ nlohmann::json ErrorJson(const RecordError& e) {
   return j;
 }
 
-// Names in the text report are shown escaped when they hold control characters, so a
-// crafted name cannot forge report lines.
-std::string Printable(const std::string& name) {
-  for (unsigned char c : name) {
-    if (c < 0x20 || c == 0x7f) return QuoteLogValue(name);
-  }
-  return name;
+// Every name in a report is text already (NameAsText); a message quoting bytes that are
+// not UTF-8 is the one thing left, and it must not cost the report: those bytes become
+// U+FFFD rather than an exception.
+std::string DumpJson(const nlohmann::json& j) {
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-Status WriteAtomically(const std::string& dir, const std::string& name,
-                       const std::string& content) {
-  std::string final_path = dir + "/" + name;
-  std::string temp_path = dir + "/." + name + ".tmp";
-  int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    return MakeError(ErrorCode::kIo, std::string("cannot write: ") + std::strerror(errno),
-                     temp_path);
+constexpr size_t kNameMax = 255;
+constexpr std::string_view kLongestSuffix = ".report.json";
+
+// Writes `content` to <dir>/<name> through a fresh temporary file and a rename; with
+// `exclusive`, through a hard link instead, which fails (false) when the name is taken, so
+// that two processes never write reports for one name. Where the filesystem has no hard
+// links, a rename does it, after a check.
+Result<bool> WriteAtomically(int dir_fd, const std::string& dir, const std::string& name,
+                             const std::string& content, bool exclusive) {
+  const std::string shown = NameAsText(dir + "/" + name);
+  unsigned char random[8];
+  if (RAND_bytes(random, sizeof random) != 1) {
+    return MakeError(ErrorCode::kInternal, "no random bytes for a temporary name", shown);
   }
+  std::string temp = ".credd-";
+  for (unsigned char b : random)
+    temp += "0123456789abcdef"[b >> 4], temp += "0123456789abcdef"[b & 0xf];
+  temp += ".tmp";
+  UniqueFd fd(
+      ::openat(dir_fd, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640));
+  if (!fd.valid()) return PosixError(ErrorCode::kIo, "cannot write", errno, shown);
+  auto fail = [&](const char* what, int error) -> Result<bool> {
+    ::unlinkat(dir_fd, temp.c_str(), 0);
+    return PosixError(ErrorCode::kIo, what, error, shown);
+  };
   size_t done = 0;
   while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int saved = errno;
-      ::close(fd);
-      ::unlink(temp_path.c_str());
-      return MakeError(ErrorCode::kIo, std::string("cannot write: ") + std::strerror(saved),
-                       temp_path);
+      return fail("cannot write", errno);
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(temp_path.c_str());
-    return MakeError(ErrorCode::kIo, std::string("cannot flush: ") + std::strerror(errno),
-                     temp_path);
+  if (::fsync(fd.get()) != 0) return fail("cannot flush", errno);
+  fd.Reset();
+  if (exclusive) {
+    if (::linkat(dir_fd, temp.c_str(), dir_fd, name.c_str(), 0) == 0) {
+      ::unlinkat(dir_fd, temp.c_str(), 0);
+      return true;
+    }
+    if (errno == EEXIST) {
+      ::unlinkat(dir_fd, temp.c_str(), 0);
+      return false;
+    }
+    struct stat st {};
+    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      ::unlinkat(dir_fd, temp.c_str(), 0);
+      return false;
+    }
   }
-  if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
-    int saved = errno;
-    ::unlink(temp_path.c_str());
-    return MakeError(ErrorCode::kIo, std::string("cannot rename: ") + std::strerror(saved),
-                     final_path);
+  // renameat replaces a link planted under the final name, never what it points at.
+  if (::renameat(dir_fd, temp.c_str(), dir_fd, name.c_str()) != 0) {
+    return fail("cannot rename", errno);
   }
-  return Status::Ok();
+  return true;
 }
 
 }  // namespace
@@ -94,6 +119,8 @@ nlohmann::json ReportJson(const BatchReport& r) {
       {"warnings", nlohmann::json::array()},
   };
   if (!r.stored_as.empty()) j["stored_as"] = r.stored_as;
+  if (!r.report_for.empty()) j["report_for"] = r.report_for;
+  if (r.ready_check != "lease") j["ready_check"] = r.ready_check;
   if (!r.reason.empty()) j["reason"] = r.reason;
   if (r.batch_id != 0) j["batch"] = r.batch_id;
   if (r.duplicate_of != 0) j["duplicate_of"] = r.duplicate_of;
@@ -103,12 +130,15 @@ nlohmann::json ReportJson(const BatchReport& r) {
 }
 
 std::string ReportText(const BatchReport& r) {
-  std::string name = Printable(r.file);
+  std::string name = r.file;
   std::string out;
   out +=
       "credd import report" + std::string(r.dry_run ? " (dry run: nothing stored)" : "") + "\n\n";
   out += "File:        " + name + "\n";
-  if (!r.stored_as.empty()) out += "Stored as:   " + Printable(r.stored_as) + "\n";
+  if (!r.stored_as.empty()) out += "Stored as:   " + r.stored_as + "\n";
+  if (!r.report_for.empty()) {
+    out += "Report for:  " + r.report_for + " (the name is too long to add .report.txt to it)\n";
+  }
   out += "Institution: " + r.institution_id + "\n";
   if (!r.sha256.empty()) out += "SHA-256:     " + r.sha256 + "\n";
   if (!r.format.empty()) out += "Format:      " + r.format + "\n";
@@ -116,6 +146,11 @@ std::string ReportText(const BatchReport& r) {
   if (r.batch_id != 0) out += "Batch:       " + std::to_string(r.batch_id) + "\n";
   if (!r.received_at.empty()) out += "Received:    " + r.received_at + "\n";
   if (!r.finished_at.empty()) out += "Finished:    " + r.finished_at + "\n";
+  if (r.ready_check == "settle_time") {
+    out +=
+        "Ready check: settle time (no lease could be taken on this file, so credd waited "
+        "until it had not changed for the settle time)\n";
+  }
   if (!r.reason.empty()) out += "\n" + r.reason + "\n";
   out += "\nRecords: " + std::to_string(r.counts.total) + " read, " +
          std::to_string(r.counts.accepted) + " accepted, " + std::to_string(r.counts.rejected) +
@@ -131,11 +166,83 @@ std::string ReportText(const BatchReport& r) {
   return out;
 }
 
-Status WriteReports(const BatchReport& report, const std::string& dir, const std::string& name) {
+std::string ReportBaseName(const std::string& name) {
+  if (name.size() + kLongestSuffix.size() <= kNameMax) return name;
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(name.data()), name.size(), digest);
+  std::string tag = "~";
+  for (int i = 0; i < 4; ++i) {
+    tag += "0123456789abcdef"[digest[i] >> 4];
+    tag += "0123456789abcdef"[digest[i] & 0xf];
+  }
+  size_t keep = kNameMax - kLongestSuffix.size() - tag.size();
+  // Cut before a UTF-8 continuation byte never, so a readable name stays readable.
+  while (keep > 0 && (static_cast<unsigned char>(name[keep]) & 0xc0) == 0x80) --keep;
+  return name.substr(0, keep) + tag;
+}
+
+Result<ReportSlot> ReportsAreFor(const std::string& dir, const std::string& name,
+                                 const BatchReport& report) {
+  const std::string base = dir + "/" + ReportBaseName(name);
+  // Small and regular, or not a report of ours: a planted link or FIFO is never read.
+  auto read = [](const std::string& path, std::string* text) -> Result<bool> {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!fd.valid()) {
+      if (errno == ENOENT) return false;
+      if (errno == ELOOP) return true;  // There, but not ours.
+      return PosixError(ErrorCode::kIo, "cannot read", errno, NameAsText(path));
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 26)) return true;
+    text->assign(static_cast<size_t>(st.st_size), '\0');
+    if (::read(fd.get(), text->data(), text->size()) != static_cast<ssize_t>(text->size())) {
+      text->clear();
+    }
+    return true;
+  };
+  std::string json_text;
+  std::string txt_text;
+  auto json_there = read(base + ".report.json", &json_text);
+  if (!json_there) return json_there.error();
+  auto txt_there = read(base + ".report.txt", &txt_text);
+  if (!txt_there) return txt_there.error();
+  if (!*json_there && !*txt_there) return ReportSlot::kFree;
+  if (*json_there) {
+    nlohmann::json earlier = nlohmann::json::parse(json_text, nullptr, false);
+    bool same = earlier.is_object() && earlier.value("file", "") == report.file &&
+                earlier.value("sha256", "") == report.sha256 &&
+                earlier.value("institution", "") == report.institution_id;
+    return same ? ReportSlot::kOurs : ReportSlot::kTaken;
+  }
+  // Only the text report: the run stopped between the two.
+  bool same =
+      txt_text.find("\nFile:        " + report.file + "\n") != std::string::npos &&
+      txt_text.find("\nInstitution: " + report.institution_id + "\n") != std::string::npos &&
+      (report.sha256.empty() ||
+       txt_text.find("\nSHA-256:     " + report.sha256 + "\n") != std::string::npos);
+  return same ? ReportSlot::kOurs : ReportSlot::kTaken;
+}
+
+Result<bool> WriteReports(const BatchReport& report, const std::string& dir,
+                          const std::string& name, bool exclusive) {
+  UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd.valid()) return PosixError(ErrorCode::kIo, "cannot open", errno, NameAsText(dir));
+  const std::string base = ReportBaseName(name);
+  BatchReport shown = report;
+  if (base != name) shown.report_for = NameAsText(name);
   // The text first and the JSON last: scripts wait for the .json, and when it is there the
-  // .txt is too.
-  if (Status s = WriteAtomically(dir, name + ".report.txt", ReportText(report)); !s) return s;
-  return WriteAtomically(dir, name + ".report.json", ReportJson(report).dump(2) + "\n");
+  // .txt is too. The text report is also the reservation of the name.
+  auto text =
+      WriteAtomically(dir_fd.get(), dir, base + ".report.txt", ReportText(shown), exclusive);
+  if (!text || !*text) return text;
+  return WriteAtomically(dir_fd.get(), dir, base + ".report.json",
+                         DumpJson(ReportJson(shown)) + "\n", false);
+}
+
+Status WriteReports(const BatchReport& report, const std::string& dir, const std::string& name) {
+  auto written = WriteReports(report, dir, name, false);
+  if (!written) return written.error();
+  return Status::Ok();
 }
 
 }  // namespace credd

@@ -15,8 +15,11 @@
 namespace credd {
 
 struct BatchReport {
-  std::string file;       // The name staff gave the file (may hold odd characters).
-  std::string stored_as;  // Its name in done/ or rejected/ when that differs.
+  // Names are text (NameAsText of the bytes on disk), so any name can be shown and stored.
+  std::string file;        // The name staff gave the file.
+  std::string stored_as;   // Its name in done/ or rejected/ when that differs.
+  std::string report_for;  // Set when the reports' own name is shortened: the file's name.
+  std::string ready_check = "lease";  // How it was judged finished: lease or settle_time.
   std::string institution_id;
   std::string sha256;    // Empty for refused non-regular files.
   std::string format;    // csv, pesc, pdf-manifest, or "" when never identified.
@@ -36,8 +39,27 @@ nlohmann::json ReportJson(const BatchReport& report);
 std::string ReportText(const BatchReport& report);
 
 // Writes `<dir>/<name>.report.txt` and `.report.json`, each through a temporary file and a
-// rename, so a reader never sees half a report. kIo naming the file on failure.
+// rename, so a reader never sees half a report. The temporary file is created with
+// O_EXCL|O_NOFOLLOW, so nothing planted in a shared folder is ever written through. When
+// `name` is too long to take the suffix within NAME_MAX, the reports go under
+// ReportBaseName(name) and state the full name. kIo naming the file on failure.
 Status WriteReports(const BatchReport& report, const std::string& dir, const std::string& name);
+// The same; with `exclusive`, false (nothing written) when reports for `name` exist already.
+Result<bool> WriteReports(const BatchReport& report, const std::string& dir,
+                          const std::string& name, bool exclusive);
+
+// The name reports for `name` are written under: `name` itself, or, when `name` plus
+// ".report.json" would pass the 255-byte limit, its start and "~" and 8 hex digits of its
+// SHA-256.
+std::string ReportBaseName(const std::string& name);
+
+// Whether reports for the file `name` may be written in `dir` for this report: kFree when
+// there are none, kOurs when the ones there describe the same file (same name, content and
+// institution: a run interrupted between writing them and moving the file), kTaken
+// otherwise. kIo when the folder cannot be read.
+enum class ReportSlot { kFree, kOurs, kTaken };
+Result<ReportSlot> ReportsAreFor(const std::string& dir, const std::string& name,
+                                 const BatchReport& report);
 
 // Current time as ISO 8601 UTC ("2026-11-28T19:00:00Z").
 std::string NowIso8601();

@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "importers/input_file.h"
+
 namespace credd {
 namespace {
 
@@ -220,11 +222,10 @@ Status CsvReader::Run() {
   name_ = input_.display_name.empty() ? input_.path : input_.display_name;
   if (Status configured = Configure(); !configured.ok()) return configured;
 
-  int fd = ::open(input_.path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return MakeError(ErrorCode::kNoInput, std::string("cannot open: ") + std::strerror(errno),
-                     name_);
-  }
+  auto opened = OpenImportFile(input_.path, input_.fd, name_);
+  if (!opened) return opened.error();
+  UniqueFd file = std::move(opened).value();
+  const int fd = file.get();
   // Up to three bytes of a UTF-8 sequence cut by the chunk end wait at the front.
   std::vector<unsigned char> buffer(CsvImporter::kChunkBytes + 4);
   std::size_t carried = 0;
@@ -234,7 +235,6 @@ Status CsvReader::Run() {
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) {
       int error = errno;
-      ::close(fd);
       return MakeError(ErrorCode::kIo, std::string("cannot read: ") + std::strerror(error), name_);
     }
     std::size_t size = carried + static_cast<std::size_t>(got);
@@ -263,7 +263,6 @@ Status CsvReader::Run() {
     std::memmove(buffer.data(), buffer.data() + used, carried);
     if (eof) break;
   }
-  ::close(fd);
   if (!stop_) Finish();
   if (fatal_) return *fatal_;
   if (!header_done_ && !stop_) return MakeError(ErrorCode::kData, "the file is empty", name_);

@@ -8,31 +8,20 @@
 #include <cerrno>
 #include <system_error>
 
-namespace credd::pdf_manifest {
+#include "importers/input_file.h"
 
-Error PosixError(ErrorCode code, const std::string& context, int error_number) {
-  return MakeError(code, context + ": " + std::generic_category().message(error_number));
-}
+namespace credd::pdf_manifest {
 
 std::string SizeOverLimit(std::uint64_t size, std::uint64_t limit) {
   return std::to_string(size) + " bytes; the limit is " + std::to_string(limit);
 }
 
-Result<std::unique_ptr<PdfContainer>> OpenContainer(const std::string& path,
+Result<std::unique_ptr<PdfContainer>> OpenContainer(const std::string& path, int borrowed_fd,
                                                     const std::string& display_name,
                                                     const PdfManifestLimits& limits) {
-  // O_NONBLOCK keeps a FIFO from blocking the open; fstat then refuses it.
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0) {
-    int error_number = errno;
-    if (error_number == ELOOP) {
-      return MakeError(ErrorCode::kData, "the input is a symbolic link", display_name);
-    }
-    Error error = PosixError(error_number == ENOENT ? ErrorCode::kNoInput : ErrorCode::kIo,
-                             "cannot open", error_number);
-    error.where = display_name;
-    return error;
-  }
+  auto opened = OpenImportFile(path, borrowed_fd, display_name);
+  if (!opened) return opened.error();
+  int fd = opened->Release();
   struct stat st {};
   if (fstat(fd, &st) != 0) {
     Error error = PosixError(ErrorCode::kIo, "cannot stat", errno);

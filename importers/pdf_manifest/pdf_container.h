@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/unique_fd.h"  // PosixError: errno as an Error.
 #include "importers/pdf_manifest/pdf_manifest_limits.h"
 
 namespace credd::pdf_manifest {
@@ -39,7 +40,7 @@ class PdfContainer {
 // folder container, a regular file must be a zip whose entries pass every safety check
 // (names, symlinks, encryption, counts, sizes, compression ratio) before this returns.
 // Errors are file-level, with where = display_name.
-Result<std::unique_ptr<PdfContainer>> OpenContainer(const std::string& path,
+Result<std::unique_ptr<PdfContainer>> OpenContainer(const std::string& path, int borrowed_fd,
                                                     const std::string& display_name,
                                                     const PdfManifestLimits& limits);
 
@@ -48,9 +49,6 @@ Result<std::unique_ptr<PdfContainer>> OpenZip(int fd, const std::string& display
                                               const PdfManifestLimits& limits);
 Result<std::unique_ptr<PdfContainer>> OpenFolder(int fd, const std::string& display_name,
                                                  const PdfManifestLimits& limits);
-
-// The one place an errno becomes an Error: "<context>: <strerror>".
-Error PosixError(ErrorCode code, const std::string& context, int error_number);
 
 // "N bytes; the limit is M", for size messages.
 std::string SizeOverLimit(std::uint64_t size, std::uint64_t limit);

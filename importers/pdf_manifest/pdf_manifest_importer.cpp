@@ -44,7 +44,7 @@ RecordError RowError(int line, std::string field, std::string message) {
 
 Status PdfManifestImporter::Read(const ImportInput& input, RecordSink& sink) {
   const std::string& display_name = input.display_name.empty() ? input.path : input.display_name;
-  auto container = pdf_manifest::OpenContainer(input.path, display_name, limits_);
+  auto container = pdf_manifest::OpenContainer(input.path, input.fd, display_name, limits_);
   if (!container.ok()) return container.error();
   Result<std::string> text = (*container)->ReadManifest();
   if (!text.ok()) return text.error();

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "importers/input_file.h"
 #include "importers/pesc/transcript_reader.h"
 #include "importers/pesc/xml_element.h"
 
@@ -262,11 +263,15 @@ struct FileClose {
 }  // namespace
 
 Status PescImporter::Read(const ImportInput& input, RecordSink& sink) {
-  std::unique_ptr<std::FILE, FileClose> file(std::fopen(input.path.c_str(), "rb"));
+  auto opened = OpenImportFile(input.path, input.fd, input.display_name);
+  if (!opened) return opened.error();
+  UniqueFd fd = std::move(opened).value();
+  std::unique_ptr<std::FILE, FileClose> file(::fdopen(fd.get(), "rb"));
   if (file == nullptr) {
     return MakeError(ErrorCode::kNoInput, std::string("cannot open: ") + std::strerror(errno),
                      input.display_name);
   }
+  (void)fd.Release();  // The FILE owns the descriptor now.
   std::string chunk(kChunkBytes, '\0');
   std::size_t got = std::fread(chunk.data(), 1, chunk.size(), file.get());
   if (got == 0 && std::ferror(file.get()) == 0) {
