@@ -236,6 +236,51 @@ TEST_F(MailTransportTest, PermanentFailureIsFailed) {
   EXPECT_EQ(outcome.reply, "550 5.7.1 Rejected (scripted)");
 }
 
+// Only "no such mailbox" bounces an address; a relay's policy refusal never does.
+TEST(MeansNoSuchMailboxTest, ReadsTheEnhancedCodeFirst) {
+  const struct {
+    int code;
+    const char* reply;
+    bool bounce;
+  } cases[] = {
+      {550, "550 5.1.1 <s1@uni.ca>: Recipient address rejected: User unknown", true},
+      {550,
+       "550-5.1.1 The email account that you tried to reach does not exist.\n550 5.1.1 "
+       "Please try again",
+       true},
+      {553, "553 5.1.3 Bad recipient address syntax", true},
+      {550, "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found", true},
+      {550, "550 5.1.2 Host unknown", true},
+      {554, "554 5.7.1 <s1@uni.ca>: Relay access denied", false},
+      {550, "550 5.7.1 Client does not have permissions to send as this sender", false},
+      {550, "550 5.7.606 Access denied, banned sending IP", false},
+      {553, "553 5.1.8 Sender address rejected: Domain not found", false},  // The sender's.
+      {550, "550 5.1.7 Invalid address (sender)", false},
+      {552, "552 5.2.2 Mailbox full", false},
+      {550, "550 Requested action not taken: mailbox unavailable", true},  // No enhanced code.
+      {551, "551 User not local", true},
+      {553, "553 mailbox name not allowed", true},
+      {554, "554 Transaction failed", false},
+      {450, "450 4.1.1 Try again", false},  // Temporary: never a bounce.
+      {550, "550 5.1", true},               // Malformed enhanced code: read as absent.
+  };
+  for (const auto& c : cases) EXPECT_EQ(MeansNoSuchMailbox(c.code, c.reply), c.bounce) << c.reply;
+}
+
+TEST_F(MailTransportTest, APolicyRefusalAtRcptIsNotARefusedRecipient) {
+  StartServer({"--rcpt-script", "554,550/5.1.1"});
+  std::unique_ptr<MailTransport> transport = Transport(Config("none"));
+  const SendOutcome policy =
+      transport->Send("a@uni.example", "b@student.example", Message("1", ""));
+  EXPECT_EQ(policy.kind, Kind::kFailed);
+  EXPECT_EQ(policy.reply, "554 5.7.1 Rejected (scripted)");
+  EXPECT_FALSE(policy.recipient_refused);
+  const SendOutcome unknown =
+      transport->Send("a@uni.example", "c@student.example", Message("2", ""));
+  EXPECT_EQ(unknown.kind, Kind::kFailed);
+  EXPECT_TRUE(unknown.recipient_refused) << unknown.reply;
+}
+
 TEST_F(MailTransportTest, RefusedRecipientFailsAndTheConnectionCarriesTheNextMessage) {
   StartServer({"--rcpt-script", "550,450"});
   std::unique_ptr<MailTransport> transport = Transport(Config("none"));

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/mail/message.h"
+#include "daemon/store/conditions.h"
 
 namespace credd::mail {
 namespace {
@@ -169,6 +170,12 @@ Result<int> Mailer::RunInstitution(pqxx::connection& conn, const Config& config,
                {{"institution", institution.id}, {"local_time", local->hour_minute}});
     return 0;
   }
+  auto paused = HasCondition(conn, institution.id, ConditionKind::kMailPaused);
+  if (!paused) return paused.error();
+  if (*paused) {
+    log_.Debug("mail.paused", {{"institution", institution.id}});
+    return 0;
+  }
   auto claimed =
       ClaimMail(conn, institution.id, now_iso, options_.owner, options_.lease_seconds,
                 Windows(inv.rate_limits), Windows(config.mail.rate_limits), options_.max_per_round);
@@ -176,9 +183,17 @@ Result<int> Mailer::RunInstitution(pqxx::connection& conn, const Config& config,
   int sent = 0;
   for (size_t i = 0; i < claimed->size(); ++i) {
     const ClaimedMail& mail = (*claimed)[i];
+    if (options_.heartbeat != nullptr) options_.heartbeat->Beat();
+    paused_now_ = false;
     Status s = (options_.stop != nullptr && options_.stop->load())
                    ? MakeError(ErrorCode::kUnavailable, "stopping")
                    : SendOne(conn, config, institution, mail, now);
+    if (s && paused_now_) {
+      for (size_t j = i + 1; j < claimed->size(); ++j) {
+        (void)ReleaseClaim(conn, (*claimed)[j], options_.owner);
+      }
+      return sent;
+    }
     if (!s) {
       // Give back what this round claimed but did not attempt, so it is not held until the
       // leases run out.
@@ -222,7 +237,7 @@ Status Mailer::SendOne(pqxx::connection& conn, const Config& config,
   // another worker reclaim (and also send) this row.
   auto at = now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
                       std::chrono::steady_clock::now() - round_started_);
-  auto still_ours = RenewLease(conn, mail, options_.owner,
+  auto still_ours = RenewLease(conn, mail, options_.owner, IsoUtc(at),
                                IsoUtc(at + std::chrono::seconds(options_.lease_seconds)));
   if (!still_ours) return still_ours.error();
   if (!*still_ours) {
@@ -295,6 +310,7 @@ Status Mailer::SendOne(pqxx::connection& conn, const Config& config,
     case SendOutcome::Kind::kSent: {
       auto ok = MarkSent(conn, mail, options_.owner, done_iso, outcome.reply, inv.reminder_days);
       if (!ok) return ok.error();
+      refusals_in_a_row_[institution.id] = 0;
       pending_tokens_.erase(mail.outbox_id);
       log_.Info("mail.sent", {{"message_id", mail.message_id},
                               {"kind", mail.kind},
@@ -339,6 +355,23 @@ Status Mailer::SendOne(pqxx::connection& conn, const Config& config,
                   {"action", !outcome.recipient_refused ? "kept the address; see invite resend"
                              : rerouted.empty()         ? "invitation bounced"
                                                         : "re-sent to the personal address"}});
+      if (outcome.recipient_refused || outcome.smtp_code < 500) {
+        if (outcome.recipient_refused) refusals_in_a_row_[institution.id] = 0;
+        break;
+      }
+      if (++refusals_in_a_row_[institution.id] >= options_.pause_after_refusals) {
+        refusals_in_a_row_[institution.id] = 0;
+        const std::string detail =
+            "the relay refused " + std::to_string(options_.pause_after_refusals) +
+            " messages in a row for reasons that are not about the address (last reply: " +
+            outcome.reply + "); sending resumes after SIGHUP or credctl mail resume";
+        if (Status paused = SetCondition(conn, institution.id, ConditionKind::kMailPaused, detail);
+            !paused) {
+          return paused.error();
+        }
+        log_.Error("mail.paused", {{"institution", institution.id}, {"reason", detail}});
+        paused_now_ = true;
+      }
       break;
     }
   }

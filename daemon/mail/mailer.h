@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "common/heartbeat.h"
 #include "common/log.h"
 #include "common/result.h"
 #include "daemon/config/config.h"
@@ -27,7 +28,12 @@ struct MailerOptions {
   int lease_seconds = 300;  // A claim not completed by then may be taken by another worker.
   int max_per_round = 100;  // Claimed per institution per round.
   int max_attempts = 30;    // A message still deferred after this many tries has failed.
+  // Permanent refusals in a row that say nothing about the address (relaying denied, a
+  // policy block) after which an institution's sending pauses until SIGHUP or
+  // `credctl mail resume`: the relay is misconfigured, and every message would fail.
+  int pause_after_refusals = 5;
   const std::atomic<bool>* stop = nullptr;  // Set on shutdown: unsent claims are given back.
+  Heartbeat* heartbeat = nullptr;           // Beaten per email, for the watchdog.
 };
 
 class Mailer {
@@ -44,6 +50,8 @@ class Mailer {
 
   // The flag that, once set, ends a round early (the daemon's shutdown).
   void SetStopFlag(const std::atomic<bool>* stop) { options_.stop = stop; }
+  // The mail thread's heartbeat, beaten per email.
+  void SetHeartbeat(Heartbeat* heartbeat) { options_.heartbeat = heartbeat; }
 
  private:
   Result<int> RunInstitution(pqxx::connection& conn, const Config& config,
@@ -60,6 +68,9 @@ class Mailer {
   // Raw tokens of emails whose delivery is uncertain or deferred, by outbox row, so that a
   // retry from this process carries the very same link. Never logged, never stored.
   std::map<int64_t, std::string> pending_tokens_;
+  // Policy refusals in a row, per institution (reset by a delivered email).
+  std::map<std::string, int> refusals_in_a_row_;
+  bool paused_now_ = false;  // SendOne paused the institution: end its round.
   // When the round began, on both clocks: an email's sent_at is the round's `now` plus the
   // time elapsed, so the rate windows count real send times even with a pinned clock.
   std::chrono::steady_clock::time_point round_started_;

@@ -373,7 +373,10 @@ class SmtpTransport final : public MailTransport {
       code = session_->Command("RCPT TO:<" + recipient + ">", &reply);
       if (code / 100 != 2) {
         SendOutcome refused = Abandon(code, std::move(reply));
-        refused.recipient_refused = refused.kind == Kind::kFailed;
+        // Only "no such mailbox" bounces the address: a relay refusing to relay at all
+        // would otherwise bounce every student's addresses in one round.
+        refused.recipient_refused =
+            refused.kind == Kind::kFailed && MeansNoSuchMailbox(refused.smtp_code, refused.reply);
         return refused;
       }
       step = Step::kData;
@@ -387,9 +390,11 @@ class SmtpTransport final : public MailTransport {
       // connection is ready for the next MAIL FROM whatever the code was.
       if (code == 421) Drop();
       SendOutcome outcome = Classify(code, std::move(reply));
-      // Some relays accept every RCPT and refuse the mailbox after DATA with 5.1.x.
-      outcome.recipient_refused =
-          outcome.kind == Kind::kFailed && outcome.reply.find(" 5.1.") != std::string::npos;
+      // Some relays accept every RCPT and refuse the mailbox after DATA with 5.1.x; a bare
+      // 550 there is as likely about the message, so only an enhanced code counts.
+      outcome.recipient_refused = outcome.kind == Kind::kFailed &&
+                                  outcome.reply.find(" 5.1.") != std::string::npos &&
+                                  MeansNoSuchMailbox(outcome.smtp_code, outcome.reply);
       return outcome;
     } catch (...) {
       if (step == Step::kMailFrom) *stale = true;

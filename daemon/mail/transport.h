@@ -31,6 +31,13 @@ struct SendOutcome {
   bool recipient_refused = false;
 };
 
+// Whether a permanent reply says the mailbox itself does not exist, so the address should
+// be marked bounced: an RFC 3463 enhanced code 5.1.x about the recipient (not 5.1.7/5.1.8,
+// which are about the sender), or, from a relay that gives no enhanced code, 550, 551 or
+// 553. A policy refusal (5.7.x: "relaying denied"), any other enhanced code, and every
+// other reply say nothing about the address.
+bool MeansNoSuchMailbox(int code, std::string_view reply);
+
 // Returns "sent", "deferred", "failed" or "unknown", for logs and reports.
 const char* SendOutcomeKindName(SendOutcome::Kind kind);
 

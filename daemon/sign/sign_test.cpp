@@ -536,6 +536,24 @@ TEST_F(SignTest, AddsARfc3161TimestampToken) {
 
 // The key lives in a SoftHSM2 token made for this test. Fails (never skips) without
 // softhsm2: the DESIGN promises PKCS#11 support, tested.
+// A PKCS#11 URI may carry the PIN; what is stored, printed and logged never does.
+TEST(RedactKeyReferenceTest, DropsThePinWhereverItStands) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"pkcs11:token=t;object=k?pin-value=1234", "pkcs11:token=t;object=k"},
+      {"pkcs11:token=t;object=k?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-value=1234",
+       "pkcs11:token=t;object=k?module-path=/usr/lib/softhsm/libsofthsm2.so"},
+      {"pkcs11:token=t;object=k?pin-value=12%2634&module-path=/m.so",
+       "pkcs11:token=t;object=k?module-path=/m.so"},
+      {"pkcs11:token=t;pin-value=1234;object=k", "pkcs11:token=t;object=k"},
+      {"pkcs11:pin-value=1234", "pkcs11:"},
+      {"pkcs11:token=t;object=k;type=private", "pkcs11:token=t;object=k;type=private"},
+      {"/etc/credd/pin-value=1234.pem", "/etc/credd/pin-value=1234.pem"},  // A file, not a URI.
+  };
+  for (const auto& [reference, shown] : cases) {
+    EXPECT_EQ(RedactKeyReference(reference), shown) << reference;
+  }
+}
+
 TEST_F(SignTest, SignsWithAKeyInSoftHsm) {
   ASSERT_TRUE(fs::exists("/usr/lib/softhsm/libsofthsm2.so"))
       << "softhsm2 is not installed (apt-get install softhsm2)";
@@ -560,6 +578,12 @@ TEST_F(SignTest, SignsWithAKeyInSoftHsm) {
                                               pki_.rsa_chain.string(), "0000");
   ASSERT_FALSE(wrong_pin.ok());
   EXPECT_EQ(wrong_pin.error().where, "pkcs11:token=credd-test;object=signing;type=private");
+  auto pin_in_uri = SigningKey::LoadFromPkcs11(
+      "pkcs11:token=credd-test;object=signing;type=private?pin-value=97531",
+      pki_.rsa_chain.string(), "");
+  ASSERT_FALSE(pin_in_uri.ok());
+  EXPECT_EQ(pin_in_uri.error().ToString().find("97531"), std::string::npos)
+      << pin_in_uri.error().ToString();
 
   const std::string original = FirstCorpusPdf();
   const std::pair<std::string, fs::path> keys[] = {{"signing", pki_.rsa_chain},

@@ -128,6 +128,29 @@ std::string Pkcs11UriAttribute(const std::string& uri, const std::string& name) 
 
 }  // namespace
 
+std::string RedactKeyReference(const std::string& reference) {
+  if (reference.rfind("pkcs11:", 0) != 0) return reference;
+  // Rebuild the URI from its attributes, leaving out pin-value wherever it stands.
+  std::string out = "pkcs11:";
+  std::string query;
+  size_t start = 7;
+  char separator = ';';  // Of the part the next attribute belongs to.
+  while (start <= reference.size()) {
+    const size_t end = reference.find_first_of(";?&", start);
+    const std::string item =
+        reference.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (!item.empty() && item.rfind("pin-value=", 0) != 0 && item != "pin-value") {
+      std::string& part = separator == ';' ? out : query;
+      if (part.size() > (separator == ';' ? 7u : 0u)) part += separator == ';' ? ";" : "&";
+      part += item;
+    }
+    if (end == std::string::npos) break;
+    if (reference[end] == '?') separator = '&';
+    start = end + 1;
+  }
+  return query.empty() ? out : out + "?" + query;
+}
+
 void SigningKey::EngineReleaser::operator()(ENGINE* engine) const {
   // Balances ENGINE_init (functional reference) and ENGINE_by_id (structural reference).
   ENGINE_finish(engine);
@@ -192,7 +215,7 @@ Result<SigningKey> SigningKey::LoadFromPkcs11(const std::string& uri,
                                               const std::string& certificate_path,
                                               const std::string& pin) {
   // The URI may hold the PIN; never echo it in an error.
-  const std::string where = uri.substr(0, uri.find("pin-value"));
+  const std::string where = RedactKeyReference(uri);
   auto certificates = ReadPemCertificateFile(certificate_path);
   if (!certificates) return certificates.error();
 

@@ -17,6 +17,10 @@
 
 namespace credd::sign {
 
+// A key reference as it may be shown, stored and logged: a PKCS#11 URI without its
+// "pin-value" attribute (path or query part); anything else unchanged.
+std::string RedactKeyReference(const std::string& reference);
+
 class SigningKey {
  public:
   // key_path: PEM private key (PKCS#8, encrypted or not, or traditional EC/RSA) or a
