@@ -60,5 +60,8 @@ int KeysListCommand(const GlobalOptions& global, Logger& log, std::ostream& out,
 int KeysAddCommand(const GlobalOptions& global, const std::string& certificate,
                    const std::string& actor, Logger& log, std::ostream& out, std::ostream& err);
 int StatusCommand(const GlobalOptions& global, Logger& log, std::ostream& out, std::ostream& err);
+// Clears an institution's mail pause (after repeated policy refusals by the relay).
+int MailResumeCommand(const GlobalOptions& global, const std::string& institution, Logger& log,
+                      std::ostream& out, std::ostream& err);
 
 }  // namespace credd::ctl

@@ -3,6 +3,7 @@
 #include "common/exit_codes.h"
 #include "credctl/commands.h"
 #include "daemon/config/config.h"
+#include "daemon/store/conditions.h"
 #include "daemon/store/database.h"
 #include "daemon/store/migrations.h"
 #include "daemon/store/status_query.h"
@@ -64,14 +65,24 @@ int StatusCommand(const GlobalOptions& global, Logger& log, std::ostream& out, s
   if (Status schema = CheckSchemaVersion(**conn); !schema) return Fail(schema.error(), err);
   auto counts = ReadStatusCounts(**conn);
   if (!counts) return Fail(counts.error(), err);
+  auto conditions = ListConditions(**conn);
+  if (!conditions) return Fail(conditions.error(), err);
 
   if (global.json) {
+    nlohmann::json listed = nlohmann::json::array();
+    for (const ConditionRow& c : *conditions) {
+      listed.push_back({{"institution", c.institution_id},
+                        {"kind", std::string(ConditionName(c.kind))},
+                        {"detail", c.detail},
+                        {"since", c.since}});
+    }
     nlohmann::json doc = {{"schema_version", counts->schema_version},
                           {"batches", counts->batches},
                           {"documents", counts->documents},
                           {"invitations", counts->invitations},
-                          {"outbox", counts->outbox}};
-    out << doc.dump(2) << "\n";
+                          {"outbox", counts->outbox},
+                          {"conditions", listed}};
+    out << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
   auto print_group = [&out](const char* title, const std::map<std::string, int64_t>& group) {
@@ -84,6 +95,25 @@ int StatusCommand(const GlobalOptions& global, Logger& log, std::ostream& out, s
   print_group("documents", counts->documents);
   print_group("invitations", counts->invitations);
   print_group("outbox", counts->outbox);
+  for (const ConditionRow& c : *conditions) {
+    out << "needs attention: " << c.institution_id << " " << ConditionName(c.kind) << " since "
+        << c.since << ": " << c.detail << "\n";
+  }
+  return kExitOk;
+}
+
+int MailResumeCommand(const GlobalOptions& global, const std::string& institution, Logger& log,
+                      std::ostream& out, std::ostream& err) {
+  auto config = LoadForCommand(global, err);
+  if (!config) return kExitConfig;
+  auto database = Database::Open(config->database, log);
+  if (!database) return Fail(database.error(), err);
+  auto conn = (*database)->Connect();
+  if (!conn) return Fail(conn.error(), err);
+  if (Status schema = CheckSchemaVersion(**conn); !schema) return Fail(schema.error(), err);
+  auto cleared = ClearCondition(**conn, institution, ConditionKind::kMailPaused);
+  if (!cleared) return Fail(cleared.error(), err);
+  out << (*cleared ? "sending resumed for " : "sending was not paused for ") << institution << "\n";
   return kExitOk;
 }
 

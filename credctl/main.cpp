@@ -92,6 +92,13 @@ int main(int argc, char** argv) {
   resend->add_option("--to", resend_to, "personal: to the personal address")
       ->check(CLI::IsMember({"personal"}));
 
+  auto* mail = app.add_subcommand("mail", "the mail queue: resume paused sending");
+  mail->require_subcommand(1);
+  auto* mail_resume =
+      mail->add_subcommand("resume", "resume an institution's sending after a pause");
+  std::string mail_institution;
+  mail_resume->add_option("--institution", mail_institution, "institution id")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -139,5 +146,8 @@ int main(int argc, char** argv) {
     return credd::ctl::KeysAddCommand(global, key_certificate, actor, log, std::cout, std::cerr);
   }
   if (status->parsed()) return credd::ctl::StatusCommand(global, log, std::cout, std::cerr);
+  if (mail_resume->parsed()) {
+    return credd::ctl::MailResumeCommand(global, mail_institution, log, std::cout, std::cerr);
+  }
   return credd::kExitUsage;
 }

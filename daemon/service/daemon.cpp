@@ -2,6 +2,8 @@
 
 #include <csignal>
 
+#include "common/file_name.h"
+#include "daemon/store/conditions.h"
 #include "daemon/store/institutions.h"
 #include "daemon/store/migrations.h"
 #include "daemon/watch/drop_folders.h"
@@ -10,11 +12,13 @@ namespace credd {
 
 namespace {
 
-ProcessOptions MakeProcessOptions(int chunk_size, const std::atomic<bool>* stop) {
+ProcessOptions MakeProcessOptions(int chunk_size, const std::atomic<bool>* stop,
+                                  Heartbeat* heartbeat) {
   ProcessOptions options;
   options.chunk_size = chunk_size;
   options.actor = "credd";
   options.stop = stop;
+  options.heartbeat = heartbeat;
   return options;
 }
 
@@ -59,7 +63,7 @@ Daemon::Daemon(boost::asio::io_context& io, Config config, ConfigLoader loader,
       signals_(io, SIGTERM, SIGINT, SIGHUP),
       health_timer_(io),
       watchdog_timer_(io),
-      intake_(database, log, MakeProcessOptions(options.chunk_size, &stop_)),
+      intake_(database, log, MakeProcessOptions(options.chunk_size, &stop_, &worker_heartbeat_)),
       watcher_(io, log,
                [this](const std::string& institution_id, const std::string& name) {
                  OnFileReady(institution_id, name);
@@ -79,9 +83,10 @@ Result<std::shared_ptr<Daemon::Documents>> Daemon::LoadDocuments(const Config& c
     if (Status s = RegisterActiveKey(**conn, config, *documents->setup.key, "credd"); !s) {
       return s.error();
     }
-    documents->issuer =
-        std::make_unique<DocumentIssuer>(log_, *documents->setup.renderer, *documents->setup.key,
-                                         IssuerOptionsFor(documents->setup, "credd"));
+    IssuerOptions issuer_options = IssuerOptionsFor(documents->setup, "credd");
+    issuer_options.heartbeat = &worker_heartbeat_;
+    documents->issuer = std::make_unique<DocumentIssuer>(
+        log_, *documents->setup.renderer, *documents->setup.key, std::move(issuer_options));
     log_.Info("signing.ready", {{"key_id", documents->setup.key->key_id()}});
   } else {
     log_.Warn("signing.off", {{"reason",
@@ -136,9 +141,24 @@ void Daemon::ScheduleMail() {
 
 void Daemon::RunMailRound() {
   if (!mailer_) return;
-  auto handled = mailer_->RunOnce(*Snapshot(), std::chrono::system_clock::now());
-  if (!handled) {
-    log_.Error("mail.round_failed", {{"error", handled.error().ToString()}});
+  HeartbeatScope busy(mail_heartbeat_);
+  try {
+    auto handled = mailer_->RunOnce(*Snapshot(), std::chrono::system_clock::now());
+    if (!handled) {
+      log_.Error("mail.round_failed", {{"error", handled.error().ToString()}});
+    }
+  } catch (const std::exception& e) {
+    log_.Error("mail.bug", {{"error", e.what()}, {"action", "the next round goes on"}});
+  }
+}
+
+void Daemon::RunGuarded(const char* what, const std::function<void()>& work) {
+  HeartbeatScope busy(worker_heartbeat_);
+  try {
+    work();
+  } catch (const std::exception& e) {
+    log_.Error("intake.bug", {{"during", what}, {"error", e.what()}, {"action", "continuing"}});
+    needs_resume_ = true;
   }
 }
 
@@ -173,34 +193,56 @@ void Daemon::OnFileReady(const std::string& institution_id, const std::string& n
       pending_.erase(key);
     }
     if (stop_) return;
-    std::shared_ptr<const Config> config = Snapshot();
-    for (const InstitutionConfig& institution : config->institutions) {
-      if (institution.id != institution_id) continue;
-      Status s = intake_.TakeIncoming(*config, institution, name);
-      if (!s) {
-        log_.Error(
-            "intake.error",
-            {{"institution", institution_id}, {"file", name}, {"error", s.error().ToString()}});
-        needs_resume_ = true;
+    RunGuarded("taking a file", [&] {
+      std::shared_ptr<const Config> config = Snapshot();
+      for (const InstitutionConfig& institution : config->institutions) {
+        if (institution.id != institution_id) continue;
+        Status s = intake_.TakeIncoming(*config, institution, name);
+        if (!s) {
+          log_.Error("intake.error", {{"institution", institution_id},
+                                      {"file", NameAsText(name)},
+                                      {"error", s.error().ToString()}});
+          needs_resume_ = true;
+        }
       }
-    }
+    });
+  });
+}
+
+void Daemon::PostTakeAll() {
+  // What is already in incoming/ at start is taken at once, not at the first settled
+  // rescan; a file still open for writing is left for its IN_CLOSE_WRITE.
+  boost::asio::post(worker_io_, [this] {
+    RunGuarded("taking files present at start", [&] {
+      std::shared_ptr<const Config> config = Snapshot();
+      for (const InstitutionConfig& institution : config->institutions) {
+        if (stop_) return;
+        if (Status s = intake_.TakeAllIncoming(*config, institution); !s) {
+          log_.Error("intake.error",
+                     {{"institution", institution.id}, {"error", s.error().ToString()}});
+          needs_resume_ = true;
+        }
+      }
+    });
   });
 }
 
 void Daemon::PostResume() {
   boost::asio::post(worker_io_, [this] {
-    std::shared_ptr<const Config> config = Snapshot();
-    needs_resume_ = false;
-    for (const InstitutionConfig& institution : config->institutions) {
-      if (stop_) return;
-      Status s = intake_.ResumeProcessing(*config, institution);
-      if (s) s = intake_.IssuePending(institution);
-      if (!s) {
-        log_.Error("intake.resume_failed",
-                   {{"institution", institution.id}, {"error", s.error().ToString()}});
-        needs_resume_ = true;
+    RunGuarded("resuming", [&] {
+      std::shared_ptr<const Config> config = Snapshot();
+      needs_resume_ = false;
+      for (const InstitutionConfig& institution : config->institutions) {
+        if (stop_) return;
+        Status s = intake_.ResumeProcessing(*config, institution);
+        if (s) s = intake_.IssuePending(institution);
+        if (!s) {
+          log_.Error("intake.resume_failed",
+                     {{"institution", institution.id}, {"error", s.error().ToString()}});
+          needs_resume_ = true;
+        }
       }
-    }
+    });
   });
 }
 
@@ -246,6 +288,10 @@ std::string Daemon::StatusLine() const {
   std::string line = "serving " + std::to_string(config_.institutions.size()) + " institution";
   if (config_.institutions.size() != 1) line += "s";
   line += database_healthy_ ? "; database ok" : "; database unavailable, retrying";
+  if (int problems = intake_.FolderProblems(); problems > 0) {
+    line += "; drop folders unusable for " + std::to_string(problems) + " institution";
+    if (problems != 1) line += "s";
+  }
   return line;
 }
 
@@ -275,6 +321,7 @@ int Daemon::Run() {
   }
   mailer_ = std::move(mailer).value();
   mailer_->SetStopFlag(&stop_);
+  mailer_->SetHeartbeat(&mail_heartbeat_);
   mail_guard_ =
       std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
           mail_io_.get_executor());
@@ -284,6 +331,7 @@ int Daemon::Run() {
 
   StartWorker();
   PostResume();
+  PostTakeAll();
   if (Status s = watcher_.SetFolders(WatchedFolders(config_)); !s) {
     log_.Error("daemon.start_failed", {{"where", s.error().where}, {"error", s.error().message}});
     StopWorker();
@@ -381,10 +429,12 @@ void Daemon::Reload() {
   }
   config_ = std::move(next);
   UseDocuments(*documents);
+  ResumePausedMail();
   {
     // The mail thread swaps in the new mailer between rounds, closing the old connection.
     std::shared_ptr<mail::Mailer> handoff = std::move(next_mailer).value();
     handoff->SetStopFlag(&stop_);
+    handoff->SetHeartbeat(&mail_heartbeat_);
     boost::asio::post(mail_io_, [this, handoff] {
       if (mailer_) mailer_->Close();
       mailer_ = handoff;
@@ -405,6 +455,16 @@ void Daemon::Reload() {
   log_.Info("config.reloaded", {{"institutions", std::to_string(config_.institutions.size())},
                                 {"reloads", std::to_string(reloads_)}});
   notifier_.Ready(StatusLine());
+}
+
+void Daemon::ResumePausedMail() {
+  // A reload is how an operator says "the relay is fixed": paused sending starts again.
+  auto conn = database_.Connect();
+  if (!conn) return;
+  for (const InstitutionConfig& institution : config_.institutions) {
+    auto cleared = ClearCondition(**conn, institution.id, ConditionKind::kMailPaused);
+    if (cleared && *cleared) log_.Info("mail.resumed", {{"institution", institution.id}});
+  }
 }
 
 void Daemon::ScheduleHealthCheck() {
@@ -428,14 +488,34 @@ void Daemon::CheckHealth() {
     } else {
       log_.Error("database.unavailable", {{"error", status.error().ToString()}});
     }
-    notifier_.Status(StatusLine());
   }
+  if (std::string line = StatusLine(); line != last_status_) {
+    last_status_ = line;
+    notifier_.Status(line);
+  }
+}
+
+bool Daemon::Stalled() {
+  const auto worker = worker_heartbeat_.StalledFor();
+  const auto mail = mail_heartbeat_.StalledFor();
+  const bool stalled = worker >= options_.stall_limit || mail >= options_.stall_limit;
+  if (stalled && !stalled_logged_) {
+    auto seconds = [](Heartbeat::Clock::duration d) {
+      return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count());
+    };
+    log_.Error("daemon.stalled", {{"worker_idle_progress_seconds", seconds(worker)},
+                                  {"mail_idle_progress_seconds", seconds(mail)},
+                                  {"action", "no longer feeding the watchdog"}});
+  }
+  stalled_logged_ = stalled;
+  return stalled;
 }
 
 void Daemon::ScheduleWatchdog() {
   auto interval = notifier_.WatchdogPingInterval();
   if (!interval) return;
-  notifier_.Watchdog();
+  // A thread stuck without progress must not be hidden by the main thread's good health.
+  if (!Stalled()) notifier_.Watchdog();
   watchdog_timer_.expires_after(*interval);
   watchdog_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) ScheduleWatchdog();

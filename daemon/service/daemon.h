@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/heartbeat.h"
 #include "common/log.h"
 #include "common/result.h"
 #include "daemon/config/config.h"
@@ -39,6 +40,9 @@ class Daemon {
     bool once = false;                         // Process what is there, send what is due, and exit.
     std::chrono::seconds health_interval{30};  // How often the database is checked.
     int chunk_size = 500;                      // Records per transaction.
+    // The watchdog stops being fed when the worker or the mail thread has been busy this
+    // long without progress (a record, a document, an email), so systemd restarts credd.
+    std::chrono::seconds stall_limit{600};
   };
 
   // The loader is called on SIGHUP with the original config path; injected so tests can
@@ -63,6 +67,7 @@ class Daemon {
   Status PrepareInstitutions(const Config& config);
   void HandleSignal(int signal_number);
   void Reload();
+  void ResumePausedMail();
   void ScheduleHealthCheck();
   void CheckHealth();
   void ScheduleWatchdog();
@@ -73,6 +78,11 @@ class Daemon {
   void StopWorker();
   void OnFileReady(const std::string& institution_id, const std::string& name);
   void PostResume();
+  void PostTakeAll();
+  // Runs one unit of the worker's work, with its heartbeat, catching what would otherwise
+  // end the thread (and with it, all intake): a bug is logged, the daemon goes on.
+  void RunGuarded(const char* what, const std::function<void()>& work);
+  bool Stalled();
   std::vector<DropWatcher::Folder> WatchedFolders(const Config& config) const;
   std::shared_ptr<const Config> Snapshot() const;
   // The renderer, key and issuer for one config; the worker uses the newest.
@@ -118,6 +128,10 @@ class Daemon {
   mutable std::mutex mu_;                   // Guards snapshot_ and pending_.
   std::shared_ptr<const Config> snapshot_;  // The config the worker reads.
   std::set<std::string> pending_;           // "<institution>/<name>" queued on the worker.
+  Heartbeat worker_heartbeat_;
+  Heartbeat mail_heartbeat_;
+  bool stalled_logged_ = false;
+  std::string last_status_;  // The last STATUS= line sent to systemd.
   bool database_healthy_ = true;
   int reloads_ = 0;
   int exit_status_ = 0;
