@@ -8,7 +8,8 @@ connections. Run it with Debian's /usr/bin/python3, which sees python3-aiosmtpd.
 Options:
   --script "451,250"     reply with these codes to successive messages (after their final
                          dot), then 250
-  --rcpt-script "550"    the same for successive RCPT TO commands
+  --rcpt-script "550"    the same for successive RCPT TO commands; "550/5.1.1" gives that
+                         enhanced status code (by default 5xx replies say 5.7.1)
   --drop-after-data N    close the connection after the N-th message's final dot, unanswered
   --close-after-data N   answer the N-th message, then close the connection (as a relay
                          does with idle connections)
@@ -36,19 +37,27 @@ TEXTS = {2: "2.0.0 OK (scripted)", 4: "4.3.0 Try again later (scripted)",
 
 
 def parse_script(text):
-    """"451, 250" -> [451, 250]; anything that is not a 3-digit code is an error."""
+    """"451, 250, 550/5.1.1" -> [(451, None), (250, None), (550, "5.1.1")]: a reply code,
+    optionally with the enhanced status code to give; anything else is an error."""
     codes = []
     for item in (text or "").split(","):
         item = item.strip()
         if not item:
             continue
-        if not (item.isdigit() and len(item) == 3 and item[0] in "2345"):
+        code, _, enhanced = item.partition("/")
+        if not (code.isdigit() and len(code) == 3 and code[0] in "2345"):
             raise argparse.ArgumentTypeError("not an SMTP reply code: %r" % item)
-        codes.append(int(item))
+        parts = enhanced.split(".") if enhanced else []
+        if enhanced and (len(parts) != 3 or not all(p.isdigit() for p in parts)):
+            raise argparse.ArgumentTypeError("not an enhanced status code: %r" % item)
+        codes.append((int(code), enhanced or None))
     return codes
 
 
-def reply_for(code):
+def reply_for(entry):
+    code, enhanced = entry if isinstance(entry, tuple) else (entry, None)
+    if enhanced:
+        return "%d %s Scripted reply" % (code, enhanced)
     return "%d %s" % (code, TEXTS.get(code // 100, "Scripted reply"))
 
 
@@ -94,10 +103,10 @@ class ScriptedHandler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         try:
             self.session_id(session)
-            code = self.rcpt_script.pop(0) if self.rcpt_script else 250
-            if code // 100 == 2:
+            entry = self.rcpt_script.pop(0) if self.rcpt_script else (250, None)
+            if entry[0] // 100 == 2:
                 envelope.rcpt_tos.append(address)
-            return reply_for(code)
+            return reply_for(entry)
         except Exception as error:  # Never let a test server bug kill the connection oddly.
             print("smtp_server: RCPT: %r" % error, file=sys.stderr)
             return "451 4.3.0 test server error"
@@ -110,12 +119,13 @@ class ScriptedHandler:
                 # abort(), not close(): close() would still flush the reply aiosmtpd pushes.
                 server.transport.abort()
                 return "250 never seen by the client"
-            code = self.data_script.pop(0) if self.data_script else 250
+            entry = self.data_script.pop(0) if self.data_script else (250, None)
+            code = entry[0]
             self.record(server, session, envelope, code, False)
             if self.close_after_data and self.messages == self.close_after_data:
                 # Runs after aiosmtpd has pushed the reply below, so the client gets it.
                 asyncio.get_running_loop().call_soon(server.transport.close)
-            return reply_for(code)
+            return reply_for(entry)
         except Exception as error:
             print("smtp_server: DATA: %r" % error, file=sys.stderr)
             return "451 4.3.0 test server error"

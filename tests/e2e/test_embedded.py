@@ -77,6 +77,31 @@ class EmbeddedTest(harness.TestCase):
         self.assertEqual(daemon.wait(), 0)
         self.assertFalse(server_running(self.data_dir))
 
+    def test_credd_restarts_its_own_server_when_it_dies(self):
+        # With the embedded default credd owns its server: when it dies (here stopped with
+        # -m immediate, as a crash or the OOM killer would), credd starts it again and the
+        # file dropped meanwhile is imported, not left in processing/ until a person acts.
+        self.assertEqual(self.credctl("migrate").returncode, EX_OK)
+        daemon = harness.Daemon(self, self.config)
+        daemon.wait_log("event=daemon.ready", timeout=60)
+        self.stop_leftover_server()
+        harness.wait_for(lambda: not server_running(self.data_dir), what="the server to be gone")
+        incoming = os.path.join(self.dir, "drop", "test-college", "incoming")
+        with open(os.path.join(incoming, "after-crash.csv.part"), "w") as f:
+            f.write("student_id,family_name,given_names,email,personal_email,preferred_locale,"
+                    "credential_type,credential_title,program,issued_on\n"
+                    "S0000001,Family,Given,s1@college.example,,en,diploma,Diploma,Nursing,2024-06-14\n")
+        os.rename(os.path.join(incoming, "after-crash.csv.part"), os.path.join(incoming, "after-crash.csv"))
+        report = os.path.join(self.dir, "drop", "test-college", "done", "after-crash.csv.report.json")
+        harness.wait_for(lambda: os.path.exists(report), 120,
+                         what="the file imported after the restart; log:\n" + daemon.log()[-3000:])
+        self.assertIn("event=embedded_pg.restart", daemon.log())
+        self.assertTrue(server_running(self.data_dir))
+        result = self.credctl("status", "--json")
+        self.assertEqual(json.loads(result.stdout)["batches"]["done"], 1, result.stderr)
+        daemon.signal(signal.SIGTERM)
+        self.assertEqual(daemon.wait(), 0)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -109,7 +109,7 @@ class InvitationTest(harness.TestCase):
         self.assertEqual(found["emails"][0]["status"], "active")
 
     def test_refused_recipient_bounces_the_invitation(self):
-        server = SmtpServer(self, "--rcpt-script", "550")
+        server = SmtpServer(self, "--rcpt-script", "550/5.1.1")
         site = MailSite(self, server.port)
         site.start()
         site.drop(INST, "one.csv", HEADER + row(1))
@@ -120,13 +120,39 @@ class InvitationTest(harness.TestCase):
         self.assertEqual(found["emails"][0]["status"], "bounced")
 
     def test_refused_institutional_address_goes_to_the_personal_one(self):
-        server = SmtpServer(self, "--rcpt-script", "550")
+        server = SmtpServer(self, "--rcpt-script", "550/5.1.1")
         site = MailSite(self, server.port)
         site.start()
         site.drop(INST, "one.csv", HEADER + row(1, personal="me1@personal.example"))
         harness.wait_for(lambda: len(server.delivered()) == 1, 60, what="the email to the personal address")
         self.assertEqual(server.delivered()[0]["rcpt_tos"], ["me1@personal.example"])
         self.assertEqual(len(server.records()), 1, "the refused recipient never reached DATA")
+
+    def test_a_relay_refusing_to_relay_bounces_nobody_and_pauses_sending(self):
+        # A misconfigured relay answers every RCPT with a policy refusal: no address is to
+        # blame. Five in a row pause the institution until an operator resumes it.
+        server = SmtpServer(self, "--rcpt-script", ",".join(["554/5.7.1"] * 5))
+        site = MailSite(self, server.port)
+        site.start()
+        site.drop(INST, "batch.csv", HEADER + "".join(
+            row(i, personal=f"me{i}@personal.example") for i in range(1, 8)))
+        harness.wait_for(lambda: site.status()["outbox"]["failed"] == 5, 60, what="five failed emails")
+        status = harness.wait_for(
+            lambda: (lambda s: s if any(c["kind"] == "mail_paused" for c in s["conditions"]) else None)(
+                site.status()), 30, what="the pause in credctl status")
+        paused = [c for c in status["conditions"] if c["kind"] == "mail_paused"][0]
+        self.assertEqual(paused["institution"], INST)
+        self.assertIn("5.7.1", paused["detail"])
+        self.assertEqual(status["invitations"].get("bounced", 0), 0)
+        self.assertEqual(site.count("SELECT count(*) FROM student_emails WHERE status = 'bounced'"), 0)
+        self.assertEqual(server.delivered(), [], "nothing was re-routed to personal addresses")
+        # While paused, nothing more is tried: the two left stay queued.
+        self.assertEqual(site.status()["outbox"]["sent"], 0)
+        resumed = site.credctl("mail", "resume", "--institution", INST)
+        self.assertEqual(resumed.returncode, 0, resumed.stderr)
+        self.assertIn("sending resumed", resumed.stdout)
+        harness.wait_for(lambda: len(server.delivered()) == 2, 60, what="the two emails left, after resume")
+        self.assertEqual(site.status()["conditions"], [])
 
     def test_server_down_then_up_delivers_everything_once(self):
         port = free_port()
