@@ -2,6 +2,7 @@
 
 #include "common/exit_codes.h"
 #include "credctl/commands.h"
+#include "credctl/session.h"
 #include "daemon/config/config.h"
 #include "daemon/store/conditions.h"
 #include "daemon/store/database.h"
@@ -21,11 +22,6 @@ Result<Config> LoadForCommand(const GlobalOptions& global, std::ostream& err) {
     err << global.config_path << ": " << p.ToString() << "\n";
   }
   return MakeError(ErrorCode::kConfig, "invalid configuration", global.config_path);
-}
-
-int Fail(const Error& error, std::ostream& err) {
-  err << "credctl: " << error.ToString() << "\n";
-  return error.ExitCode();
 }
 
 }  // namespace
@@ -104,14 +100,13 @@ int StatusCommand(const GlobalOptions& global, Logger& log, std::ostream& out, s
 
 int MailResumeCommand(const GlobalOptions& global, const std::string& institution, Logger& log,
                       std::ostream& out, std::ostream& err) {
-  auto config = LoadForCommand(global, err);
-  if (!config) return kExitConfig;
-  auto database = Database::Open(config->database, log);
-  if (!database) return Fail(database.error(), err);
-  auto conn = (*database)->Connect();
-  if (!conn) return Fail(conn.error(), err);
-  if (Status schema = CheckSchemaVersion(**conn); !schema) return Fail(schema.error(), err);
-  auto cleared = ClearCondition(**conn, institution, ConditionKind::kMailPaused);
+  auto session = OpenSession(global, log, err);
+  if (!session) return Fail(session.error(), err);
+  if (FindInstitution(session->config, institution) == nullptr) {
+    return Fail(MakeError(ErrorCode::kUsage, "no such institution in the config", institution),
+                err);
+  }
+  auto cleared = ClearCondition(*session->conn, institution, ConditionKind::kMailPaused);
   if (!cleared) return Fail(cleared.error(), err);
   out << (*cleared ? "sending resumed for " : "sending was not paused for ") << institution << "\n";
   return kExitOk;

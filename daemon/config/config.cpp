@@ -427,6 +427,7 @@ void ReadMail(MapReader& reader, MailConfig* mail) {
   reader.Int("retry_initial_seconds", &mail->retry_initial_seconds, 1, 86400);
   reader.Int("retry_max_seconds", &mail->retry_max_seconds, 1, 7 * 86400);
   reader.Int("scheduler_seconds", &mail->scheduler_seconds, 1, 3600);
+  reader.Int("lease_seconds", &mail->lease_seconds, 10, 86400);
 }
 
 bool IsHourMinute(const std::string& text) {

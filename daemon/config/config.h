@@ -74,6 +74,9 @@ struct MailConfig {
   int retry_initial_seconds = 60;      // First retry after a 4xx or connection failure ...
   int retry_max_seconds = 3600;        // ... doubling up to this.
   int scheduler_seconds = 10;          // How often due invitations are looked for.
+  // How long a claimed email is reserved for the process sending it; past that another
+  // credd (or this one, restarted) may take it over and send it again.
+  int lease_seconds = 300;
 };
 
 // When and how an institution's invitations go out.

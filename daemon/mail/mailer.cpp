@@ -90,6 +90,7 @@ Result<std::unique_ptr<Mailer>> BuildMailer(const Config& config, Database& data
   gethostname(host, sizeof host - 1);
   MailerOptions options;
   options.owner = std::string(host) + ":" + std::to_string(getpid());
+  options.lease_seconds = config.mail.lease_seconds;
   return std::make_unique<Mailer>(database, log, std::move(transport).value(),
                                   std::move(templates).value(), options);
 }
@@ -244,6 +245,15 @@ Status Mailer::SendOne(pqxx::connection& conn, const Config& config,
     log_.Warn("mail.lease_lost", {{"message_id", mail.message_id}});
     pending_tokens_.erase(mail.outbox_id);
     return Status::Ok();
+  }
+  if (!mail.taken_over_from.empty()) {
+    // RFC 5321 cannot say whether the earlier attempt got through: say so before sending.
+    log_.Warn("mail.possible_duplicate",
+              {{"message_id", mail.message_id},
+               {"student", institution.id + "/" + mail.student_id},
+               {"reason", "taken over from " + mail.taken_over_from +
+                              ", whose lease ran out during its attempt"},
+               {"action", "sending again with the same Message-ID"}});
   }
   if (mail.kind != "notice") {
     // A token per email, kept for retries of the same email from this process. Its hash is

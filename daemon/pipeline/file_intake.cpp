@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "common/file_name.h"
@@ -103,6 +104,7 @@ Status FileIntake::ResumeProcessing(const Config& config, const InstitutionConfi
   const std::string dir = config.DropDirFor(institution);
   auto names = ListNames(dir + "/processing");
   if (!names) return names.error();
+  std::optional<Error> unfinished;  // The first file left in processing/, if any.
   for (const std::string& name : *names) {
     if (IsIgnoredName(name)) continue;
     log_.Info("intake.resume", {{"institution", institution.id}, {"file", NameAsText(name)}});
@@ -117,14 +119,17 @@ Status FileIntake::ResumeProcessing(const Config& config, const InstitutionConfi
       s = ImportClaimed(dir, institution, name, name, std::move(file).value(), ReadyCheck::kLease,
                         true);
     }
-    // Only a database outage stops the resume; any other failure is that file's alone.
+    // Only a database outage stops the resume; any other failure is that file's alone (a
+    // full disk, say), and the resume is tried again later for it.
     if (!s && s.error().code == ErrorCode::kUnavailable) return s;
     if (!s) {
       log_.Error("intake.resume_failed", {{"institution", institution.id},
                                           {"file", NameAsText(name)},
                                           {"error", s.error().ToString()}});
+      if (!unfinished) unfinished = s.error();
     }
   }
+  if (unfinished) return *unfinished;
   return Status::Ok();
 }
 

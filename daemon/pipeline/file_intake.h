@@ -34,7 +34,8 @@ class FileIntake {
                       const std::string& name);
 
   // Imports every file in the institution's processing/ folder. A file that fails for any
-  // reason but the database is rejected with a report; the others are still resumed.
+  // reason but the database is rejected with a report; the others are still resumed. An
+  // error when a file is still there (it cannot be moved: a full disk), to try again later.
   Status ResumeProcessing(const Config& config, const InstitutionConfig& institution);
 
   // Every ready file in incoming/ now (at start and for --once): no settle time, but files

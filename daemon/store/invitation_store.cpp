@@ -58,21 +58,24 @@ constexpr const char* kCountInWindow =
     "(sent_at > $2::timestamptz - make_interval(secs => $3) "
     " OR (status <> 'sent' AND last_attempt_at > $2::timestamptz - make_interval(secs => $3)) "
     " OR status = 'sending')";
+// Finished invitations are filtered before the LIMIT, so they cannot fill it. A row still
+// 'sending' past its lease is taken over, and says whose it was.
 constexpr const char* kClaim =
-    "UPDATE mail_outbox o SET status = 'sending', lease_owner = $3, "
-    "lease_until = $2::timestamptz + make_interval(secs => $4), attempts = o.attempts + 1, "
-    "updated_at = now() "
-    "FROM invitations i, students s, student_emails e "
-    "WHERE o.id IN (SELECT c.id FROM mail_outbox c JOIN invitations ci ON ci.id = c.invitation "
+    "WITH picked AS (SELECT c.id, CASE WHEN c.status = 'sending' "
+    "    THEN coalesce(c.lease_owner, '?') ELSE '' END AS was_sending_by "
+    "  FROM mail_outbox c JOIN invitations ci ON ci.id = c.invitation "
     "  WHERE c.institution_id = $1 AND ci.state NOT IN ('activated', 'cancelled', 'expired') AND "
     "  ((c.status IN ('queued', 'deferred') AND c.next_attempt_at <= $2::timestamptz) OR "
     "   (c.status = 'sending' AND c.lease_until < $2::timestamptz)) "
     "  ORDER BY c.next_attempt_at, c.id LIMIT $5 FOR UPDATE OF c SKIP LOCKED) "
-    "AND i.id = o.invitation AND s.id = i.student AND e.id = o.email "
-    "AND i.state NOT IN ('activated', 'cancelled', 'expired') "
+    "UPDATE mail_outbox o SET status = 'sending', lease_owner = $3, "
+    "lease_until = $2::timestamptz + make_interval(secs => $4), attempts = o.attempts + 1, "
+    "updated_at = now() "
+    "FROM picked, invitations i, students s, student_emails e "
+    "WHERE o.id = picked.id AND i.id = o.invitation AND s.id = i.student AND e.id = o.email "
     "RETURNING o.id, o.invitation, o.kind, o.message_id, o.recipient, o.email, e.kind, "
     "o.attempts, i.reminders_sent, s.student_id, s.family_name, s.given_names, "
-    "s.preferred_locale, s.id";
+    "s.preferred_locale, s.id, picked.was_sending_by";
 constexpr const char* kOwned =
     "SELECT 1 FROM mail_outbox WHERE id = $1 AND lease_owner = $2 AND status = 'sending' "
     "FOR UPDATE";
@@ -154,6 +157,7 @@ Result<std::vector<ClaimedMail>> ClaimMail(
       m.given_names = row[11].as<std::string>();
       m.locale = row[12].as<std::string>();
       m.student = row[13].as<int64_t>();
+      m.taken_over_from = row[14].as<std::string>();
       claimed.push_back(std::move(m));
     }
     txn.commit();

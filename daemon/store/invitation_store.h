@@ -50,6 +50,9 @@ struct ClaimedMail {
   std::string given_names;
   std::string locale;
   int64_t student = 0;
+  // Taken over from a worker whose lease ran out mid-send: that attempt may have been
+  // delivered (RFC 5321 cannot tell), so this one is a possible duplicate.
+  std::string taken_over_from;  // That worker's lease owner; empty for a fresh claim.
 };
 
 // Claims up to what every limit still allows (counting sent and in-flight messages in each

@@ -102,6 +102,8 @@ TEST_F(InvitationStoreTest, StalledLeaseIsReclaimedAndTheLateCompletionRefused) 
   ASSERT_EQ(late->size(), 1u);
   EXPECT_EQ((*late)[0].outbox_id, (*stalled)[0].outbox_id);
   EXPECT_EQ((*late)[0].attempts, 2);
+  EXPECT_EQ((*stalled)[0].taken_over_from, "") << "a fresh claim is nobody's take-over";
+  EXPECT_EQ((*late)[0].taken_over_from, "stalled") << "the rescuer must know it may duplicate";
   // The stalled worker wakes up: its completion is refused, the rescuer's is taken.
   auto refused = MarkSent(*conn_, (*stalled)[0], "stalled", "2026-11-30T10:02:05Z", "250", {});
   ASSERT_TRUE(refused.ok());
