@@ -22,6 +22,7 @@ import re
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -40,7 +41,7 @@ PG_SERVER = os.path.join(harness.SOURCE_DIR, "scripts", "pg-test-server")
 PROXY = os.path.join(HERE, "tcp_proxy.py")
 
 FORMS = {
-    "short": dict(kill_records=2000, kills=5, pg_records=600, mail_students=12, two_files=3,
+    "short": dict(kill_records=1000, kills=5, pg_records=600, mail_students=12, two_files=3,
                   two_records=60, overflow_files=300, poll_files=12, real_lease_wait=False),
     "long": dict(kill_records=10000, kills=20, pg_records=3000, mail_students=60, two_files=8,
                  two_records=250, overflow_files=2000, poll_files=60, real_lease_wait=True),
@@ -176,8 +177,10 @@ class Scenario:
         return int(self.site.sql(query) or 0)
 
     def mail_settled(self):
+        # Nothing more will go out: no email waits in the outbox, and every invitation has one.
         return self.sql_int("SELECT count(*) FROM mail_outbox WHERE status IN ('queued', 'sending', 'deferred')") == 0 \
-            and self.sql_int("SELECT count(*) FROM invitations WHERE state = 'pending'") == 0
+            and self.sql_int("SELECT count(*) FROM invitations i WHERE NOT EXISTS "
+                             "(SELECT 1 FROM mail_outbox o WHERE o.invitation = i.id)") == 0
 
     def complete(self):
         """True once every file is reported and, where expected, every active credential has
@@ -341,7 +344,7 @@ class Proxy:
 
 def through_proxy(port):
     def route(conninfo):
-        dbname = re.search(r"dbname=(\S+)", conninfo).group(1)
+        dbname = re.findall(r"dbname=(\S+)", conninfo)[-1]  # The last one wins in libpq.
         return (f"host=127.0.0.1 port={port} user=credd_test dbname={dbname} sslmode=disable "
                 "gssencmode=disable connect_timeout=5")
     return route
@@ -406,9 +409,17 @@ def pg_setup(sc, f, cluster, students, signing=True):
     return proxy, daemon
 
 
+OUTAGE = re.compile(r"event=(database\.unavailable|intake\.error|intake\.failed|mail\.round_failed|"
+                    r"document\.failed|documents\.pending|mail\.institution_failed)")
+
+
+def outage_seen(daemon):
+    return len(OUTAGE.findall(daemon.log()))
+
+
 def restart_after_outage(sc, cluster, daemon, since):
     """credd must notice the outage before the server comes back; then it must resume."""
-    harness.wait_for(lambda: daemon.log().count("database.unavailable") > since or not daemon.alive(), 120,
+    harness.wait_for(lambda: outage_seen(daemon) > since or not daemon.alive(), 120,
                      what=f"credd to notice PostgreSQL is down; log:\n{daemon.log()[-2000:]}")
     cluster.start()
 
@@ -418,9 +429,10 @@ def pg_crash_batch(sc, f, cluster):
     sc.drop("batch.csv", sc.content(1, f["pg_records"]))
     harness.wait_for(lambda: sc.sql_int("SELECT count(*) FROM credentials") > 0, 300, interval=0.05,
                      what="a first committed chunk")
+    seen = outage_seen(daemon)
     cluster.crash()
     sc.faults += 1
-    restart_after_outage(sc, cluster, daemon, 0)
+    restart_after_outage(sc, cluster, daemon, seen)
     wait_complete(sc, 600)
     if not daemon.alive():
         sc.failures.append(f"credd exited on the outage (status {daemon.process.returncode})")
@@ -434,7 +446,7 @@ def pg_crash_at_commit(sc, f, cluster):
         proxy.command(f"{mode} credd_store_chunk")
         sc.drop(f"{mode}.csv", sc.content(first, f["pg_records"]))
         proxy.fired("held", 300)
-        seen = daemon.log().count("database.unavailable")
+        seen = outage_seen(daemon)
         cluster.crash()
         proxy.command("release")
         sc.faults += 1
@@ -463,15 +475,15 @@ def mail_commit_lost(sc, f, cluster):
     proxy, daemon = pg_setup(sc, f, cluster, f["mail_students"])
     # The state change "sent" is committed, but credd never hears so: once through a reset,
     # once through a crash of the server.
-    proxy.command("ack-lost status = 'sent'")
+    proxy.command("ack-lost SET status = 'sent'")
     sc.drop("batch.csv", sc.content(1, f["mail_students"]))
     proxy.fired("fired", 300)
     sc.faults += 1
     proxy.events.clear()
-    proxy.command("hold-ack status = 'sent'")
+    proxy.command("hold-ack SET status = 'sent'")
     sc.drop("batch2.csv", sc.content(1001, f["mail_students"]))
     proxy.fired("held", 300)
-    seen = daemon.log().count("database.unavailable")
+    seen = outage_seen(daemon)
     cluster.crash()
     proxy.command("release")
     sc.faults += 1
@@ -556,13 +568,14 @@ def disk_full(sc, f):
     data = sc.content(1, 200)
     sc.drop("full.csv", data, incoming=staging)  # Written while there is room ...
     filler = os.path.join(root, "filler")
-    with open(filler, "wb") as out:
-        try:
-            while True:
-                out.write(b"\0" * 4096)
-                out.flush()
-        except OSError:
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while os.write(fd, b"\0" * 4096):
             pass
+    except OSError:
+        pass  # ENOSPC: the volume is full.
+    finally:
+        os.close(fd)
     os.rename(os.path.join(staging, "full.csv"), os.path.join(sc.folder("incoming"), "full.csv"))  # ... then in.
     sc.faults += 1
     harness.wait_for(lambda: not os.path.exists(os.path.join(sc.folder("incoming"), "full.csv")) or
@@ -604,11 +617,11 @@ def two_daemons(sc, f):
                          what="the stopped daemon's leases to expire")
     else:
         # The short form moves the leases' end into the past instead of waiting 300 s for it.
-        sc.site.sql(f"UPDATE mail_outbox SET lease_until = now() - interval '1 second' WHERE id IN ({held}) "
+        sc.site.sql(f"SET lock_timeout = '20s'; UPDATE mail_outbox SET lease_until = now() - interval '1 second' WHERE id IN ({held}) "
                     "AND status = 'sending'")
     harness.wait_for(lambda: sc.sql_int(f"SELECT count(*) FROM mail_outbox WHERE id IN ({held}) "
                                         "AND lease_owner LIKE '{}'".format(f"%:{b.process.pid}")) > 0 or
-                     sc.sql_int(f"SELECT count(*) FROM mail_outbox WHERE id IN ({held}) AND status = 'sent'"), 300,
+                     sc.sql_int(f"SELECT count(*) FROM mail_outbox WHERE id IN ({held}) AND status = 'sent'"), 120,
                      what="the other daemon to take over the expired leases")
     a.signal(signal.SIGCONT)
     wait_complete(sc, 900)
@@ -634,9 +647,16 @@ class Inotify:
         if self.libc.inotify_add_watch(self.fd, path.encode(), self.IN_ALL) < 0:
             raise OSError(ctypes.get_errno(), "inotify_add_watch " + path)
 
-    def events(self, timeout):
-        ready, _, _ = select.select([self.fd], [], [], timeout)  # A bounded wait for an event.
-        return os.read(self.fd, 65536) if ready else b""
+    def names(self, timeout):
+        """The names that events reported within timeout seconds (a bounded wait)."""
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        data = os.read(self.fd, 65536) if ready else b""
+        names, offset = [], 0
+        while offset + 16 <= len(data):
+            _, _, _, length = struct.unpack_from("iIII", data, offset)
+            names.append(data[offset + 16:offset + 16 + length].rstrip(b"\0").decode())
+            offset += 16 + length
+        return names
 
     def close(self):
         os.close(self.fd)
@@ -694,22 +714,22 @@ def polling_only(sc, f):
     try:
         with open(os.path.join(upper_incoming, "probe-upper"), "w") as fh:
             fh.write("x")
-        unseen = probe.events(1.0)
+        unseen = probe.names(1.0)
         with open(os.path.join(merged, "incoming", "probe-merged"), "w") as fh:
             fh.write("x")
-        seen = probe.events(5.0)
+        seen = probe.names(5.0)
     finally:
         probe.close()
     for name in ("probe-upper", "probe-merged"):
         os.unlink(os.path.join(merged, "incoming", name))
-    if unseen or not seen:
+    if "probe-upper" in unseen or "probe-merged" not in seen:
         raise AssertionError(f"the overlay trick does not hide events here (upper: {unseen!r}, merged: {seen!r})")
     sc.notes.append("checked: a write in the upper layer raised no inotify event on the mount")
     sc.make_site(drop_root=drop_root, settle_seconds=2)
     sc.start()
     started = time.monotonic()
     for k in range(f["poll_files"]):
-        sc.drop(f"share{k:03d}.csv", sc.content(1 + k, 3), incoming=upper_incoming)
+        sc.drop(f"share{k:03d}.csv", sc.content(1 + k * 10, 3), incoming=upper_incoming)
     wait_complete(sc, 300)
     sc.notes.append(f"all {f['poll_files']} taken by rescans within {time.monotonic() - started:.1f} s")
 
@@ -798,6 +818,7 @@ def main():
             try:
                 if owns_cluster:
                     cluster = cluster or OwnedCluster(shared)
+                    cluster.start()  # Up again if a failed scenario left it crashed.
                     fn(sc, form, cluster)
                 else:
                     fn(sc, form)
