@@ -41,7 +41,7 @@ PG_SERVER = os.path.join(harness.SOURCE_DIR, "scripts", "pg-test-server")
 PROXY = os.path.join(HERE, "tcp_proxy.py")
 
 FORMS = {
-    "short": dict(kill_records=1000, kills=5, pg_records=600, mail_students=12, two_files=3,
+    "short": dict(kill_records=1000, kills=5, pg_records=200, mail_students=12, two_files=3,
                   two_records=60, overflow_files=300, poll_files=12, real_lease_wait=False),
     "long": dict(kill_records=10000, kills=20, pg_records=3000, mail_students=60, two_files=8,
                  two_records=250, overflow_files=2000, poll_files=60, real_lease_wait=True),
