@@ -57,9 +57,10 @@ def psql(conninfo, sql):
     return result.stdout.strip()
 
 
-def create_database(test):
-    """Creates a throwaway database on the test server; returns its conninfo."""
-    base = test_database_url()
+def create_database(test, base=None):
+    """Creates a throwaway database on the test server (or on the server whose conninfo is
+    `base`, e.g. a cluster a soak scenario owns); returns its conninfo."""
+    base = base or test_database_url()
     name = "credd_e2e_" + uuid.uuid4().hex[:12]
     psql(base, f"CREATE DATABASE {name}")
     test.addCleanup(psql, base, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -130,10 +131,11 @@ class NotifySocket:
 
 
 class Daemon:
-    """A running credd with its stderr captured to a file."""
+    """A running credd with its stderr captured to a file (config_path + ".log" unless
+    log_path says otherwise, e.g. one log per restart)."""
 
-    def __init__(self, test, config_path, env_extra=None, args=()):
-        self.log_path = config_path + ".log"
+    def __init__(self, test, config_path, env_extra=None, args=(), log_path=None):
+        self.log_path = log_path or config_path + ".log"
         self.log_file = open(self.log_path, "w")
         env = dict(os.environ)
         env.update(env_extra or {})

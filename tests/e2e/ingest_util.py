@@ -21,14 +21,19 @@ class Installation:
     """A config, a migrated database and drop folders for one test."""
 
     def __init__(self, test, institutions=("test-college",), extra_institution_yaml="",
-                 rescan_seconds=1, settle_seconds=1, extra_yaml="", mail_yaml=None):
+                 rescan_seconds=1, settle_seconds=1, extra_yaml="", mail_yaml=None,
+                 database_base=None, route=None, drop_root=None):
+        """database_base: the server to create the database on (default: the test server);
+        route(conninfo) -> the conninfo credd and credctl use (e.g. through a proxy);
+        drop_root: a folder the test prepared (e.g. a small mounted filesystem)."""
         self.test = test
         self.dir = harness.make_temp_dir(test)
-        self.conninfo = harness.create_database(test)
-        self.drop_root = os.path.join(self.dir, "drop")
+        self.conninfo = harness.create_database(test, database_base)
+        self.daemon_conninfo = route(self.conninfo) if route else self.conninfo
+        self.drop_root = drop_root or os.path.join(self.dir, "drop")
         self.config = os.path.join(self.dir, "credd.yaml")
         extra = f"rescan_seconds: {rescan_seconds}\nsettle_seconds: {settle_seconds}\n" + extra_yaml
-        harness.write_config(self.config, harness.url_database(self.conninfo), self.drop_root,
+        harness.write_config(self.config, harness.url_database(self.daemon_conninfo), self.drop_root,
                              institutions=institutions, extra=extra, mail_yaml=mail_yaml)
         if extra_institution_yaml:
             with open(self.config, "a", encoding="utf-8") as f:
@@ -43,8 +48,8 @@ class Installation:
     def folder(self, institution, state):
         return os.path.join(self.drop_root, institution, state)
 
-    def start(self):
-        self.daemon = harness.Daemon(self.test, self.config)
+    def start(self, log_path=None):
+        self.daemon = harness.Daemon(self.test, self.config, log_path=log_path)
         self.daemon.wait_log("event=daemon.ready", timeout=60)
         return self.daemon
 
