@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "common/exit_codes.h"
+#include "common/file_name.h"
 #include "credctl/commands.h"
 #include "daemon/config/config.h"
 #include "daemon/pipeline/batch_processor.h"
@@ -132,7 +133,7 @@ int ImportCommand(const GlobalOptions& global, const ImportOptions& options, Log
   ProcessInput input;
   input.institution = institution;
   input.path = options.file;
-  input.display_name = BaseName(options.file);
+  input.display_name = NameAsText(BaseName(options.file));  // Bytes on disk, text in reports.
   if (!options.format.empty()) {
     input.format = options.format;
   } else if (S_ISDIR(st.st_mode)) {
@@ -224,7 +225,8 @@ int ImportCommand(const GlobalOptions& global, const ImportOptions& options, Log
   if (!report) return Fail(report.error(), err);
 
   if (global.json) {
-    out << ReportJson(*report).dump(2) << "\n";
+    out << ReportJson(*report).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+        << "\n";
   } else {
     out << ReportText(*report);
   }

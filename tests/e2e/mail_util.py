@@ -51,9 +51,10 @@ def parse(record):
     return email.message_from_string(record["data"], policy=email.policy.default)
 
 
-def smtp_yaml(port, rate_limits="", retry=1):
+def smtp_yaml(port, rate_limits="", retry=1, lease_seconds=None):
+    lease = f"  lease_seconds: {lease_seconds}\n" if lease_seconds else ""
     return (f"mail:\n  transport: smtp\n  scheduler_seconds: 1\n  retry_initial_seconds: {retry}\n"
-            f"  retry_max_seconds: 2\n  smtp:\n    host: 127.0.0.1\n    port: {port}\n    tls: none\n"
+            f"  retry_max_seconds: 2\n{lease}  smtp:\n    host: 127.0.0.1\n    port: {port}\n    tls: none\n"
             f"    timeout_seconds: 5\n{rate_limits}")
 
 

@@ -42,9 +42,13 @@ PROXY = os.path.join(HERE, "tcp_proxy.py")
 
 FORMS = {
     "short": dict(kill_records=1000, kills=5, pg_records=200, mail_students=12, two_files=3,
-                  two_records=60, overflow_files=300, poll_files=12, real_lease_wait=False),
+                  two_records=60, overflow_files=300, poll_files=12, real_lease_wait=False,
+                  # A short mail lease (mail.lease_seconds) so that a take-over after a crash
+                  # happens in seconds, not the default 300.
+                  mail_lease=15),
     "long": dict(kill_records=10000, kills=20, pg_records=3000, mail_students=60, two_files=8,
-                 two_records=250, overflow_files=2000, poll_files=60, real_lease_wait=True),
+                 two_records=250, overflow_files=2000, poll_files=60, real_lease_wait=True,
+                 mail_lease=None),
 }
 HIGH_LIMITS = "      rate_limits:\n        - messages: 100000\n          seconds: 60\n"
 
@@ -93,7 +97,8 @@ class Scenario:
         mail_yaml = None
         if mail:
             institution += invitations_yaml(rate_limits=institution_limits)
-            mail_yaml = smtp_yaml(smtp_port, mail_rate_limits)
+            mail_yaml = smtp_yaml(smtp_port, mail_rate_limits,
+                                  lease_seconds=self.form["mail_lease"])
             self.mail_expected = True
         self.site = Installation(self.ctx, institutions=(), extra_institution_yaml=institution,
                                  extra_yaml=extra, mail_yaml=mail_yaml, **kwargs)
