@@ -29,6 +29,9 @@ std::string OneLine(std::string_view text) {
 
 // SQLSTATE classes that mean "the server is not there (yet)" rather than "we did something
 // wrong": connection exceptions (08), and admin shutdown / crash / starting up (57P0x).
+// How long a credd session may sit idle inside a transaction before the server ends it.
+constexpr int kIdleInTransactionSeconds = 120;
+
 // States after which the same work succeeds later: the connection or server went away
 // (08, 57P0x), the server ran out of disk, memory or connections (53), a deadlock or
 // serialization failure (40001, 40P01), a lock not available, a cancelled query.
@@ -163,6 +166,21 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseConfig& config, L
   if (!has("connect_timeout") && config.connect_timeout_seconds > 0) {
     pairs->emplace_back("connect_timeout", std::to_string(config.connect_timeout_seconds));
   }
+  // A credd frozen inside a transaction (SIGSTOP, a paused VM) would hold its locks, and
+  // with them every other credd's mail and issuing, for as long as it stays frozen. The
+  // server ends such a session after kIdleInTransaction; credd's own transactions never
+  // wait that long between statements (the slowest is a document signed with a timestamp).
+  const std::string idle =
+      "-c idle_in_transaction_session_timeout=" + std::to_string(kIdleInTransactionSeconds) + "s";
+  bool has_options = false;
+  for (auto& [key, value] : *pairs) {
+    if (key != "options") continue;
+    has_options = true;
+    if (value.find("idle_in_transaction_session_timeout") == std::string::npos) {
+      value += " " + idle;
+    }
+  }
+  if (!has_options) pairs->emplace_back("options", idle);
   if (!config.password.empty()) {
     Result<std::string> password = config.password.Read();
     if (!password.ok()) return password.error();

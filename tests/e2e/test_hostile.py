@@ -4,10 +4,13 @@ credd writes reports, folders credd cannot move files into, files there at start
 state a crash between writing a report and moving its file leaves. After each, credd is
 still running and a good file dropped next is processed normally."""
 
+import ctypes
 import hashlib
 import json
 import os
+import select
 import signal
+import struct
 import subprocess
 import unittest
 
@@ -44,6 +47,30 @@ def drop_bytes(site, name, content):
     with open(part, "wb") as f:
         f.write(content.encode("utf-8") if isinstance(content, str) else content)
     os.rename(part, os.path.join(incoming, os.fsencode(name)))
+
+
+class Inotify:
+    """The kernel's inotify through libc: the moment a name is moved into a folder."""
+    IN_MOVED_TO = 0x80
+
+    def __init__(self, test, path):
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(os.O_NONBLOCK)
+        test.assertGreaterEqual(self.fd, 0)
+        test.addCleanup(os.close, self.fd)
+        test.assertGreaterEqual(self.libc.inotify_add_watch(self.fd, os.fsencode(path), self.IN_MOVED_TO), 0)
+
+    def names(self, timeout):
+        """Names moved in since the last call, waiting up to timeout for the first."""
+        if not select.select([self.fd], [], [], timeout)[0]:
+            return []
+        data = os.read(self.fd, 65536)
+        names, offset = [], 0
+        while offset < len(data):
+            _, _, _, length = struct.unpack_from("iIII", data, offset)
+            names.append(data[offset + 16:offset + 16 + length].rstrip(b"\0"))
+            offset += 16 + length
+        return names
 
 
 def make_folders(site):
@@ -174,6 +201,30 @@ class StartTest(HostileTestCase):
         self.assertEqual((state, report["status"], report["records"]["accepted"]), ("done", "done", 1))
         self.assertFalse(os.path.exists(os.path.join(done, "x~2.csv")))
         self.assertEqual(sorted(os.listdir(site.folder(INST, "processing"))), [])
+
+
+class ReportBeforeMoveTest(HostileTestCase):
+    def test_a_file_is_never_in_done_without_its_report(self):
+        # A kill between the move and the report used to leave a file reported never. The
+        # report now comes first: at the instant each file lands in done/, it is there.
+        site = Installation(self)
+        make_folders(site)
+        watch = Inotify(self, site.folder(INST, "done"))
+        site.start()
+        names = [f"f{i:02d}.csv" for i in range(20)]
+        for i, name in enumerate(names):
+            site.drop(INST, name, HEADER + csv_row(100 + i))
+        landed, missing = set(), []
+        deadline = 120
+        while len(landed) < len(names) and deadline > 0:
+            for moved in watch.names(timeout=1):
+                if moved.endswith(b".csv"):
+                    if not os.path.exists(os.path.join(folder(site, "done"), moved + b".report.json")):
+                        missing.append(moved)
+                    landed.add(moved)
+            deadline -= 1
+        self.assertEqual(len(landed), len(names), site.daemon.log()[-3000:])
+        self.assertEqual(missing, [], "files seen in done/ before their report")
 
 
 class FoldersTest(HostileTestCase):

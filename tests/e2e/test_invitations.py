@@ -137,6 +137,8 @@ class InvitationTest(harness.TestCase):
         site.drop(INST, "batch.csv", HEADER + "".join(
             row(i, personal=f"me{i}@personal.example") for i in range(1, 8)))
         harness.wait_for(lambda: site.status()["outbox"]["failed"] == 5, 60, what="five failed emails")
+        self.assertEqual(site.count("SELECT count(*) FROM student_emails WHERE status = 'bounced'"), 0)
+        self.assertEqual(site.status()["invitations"].get("bounced", 0), 0)
         status = harness.wait_for(
             lambda: (lambda s: s if any(c["kind"] == "mail_paused" for c in s["conditions"]) else None)(
                 site.status()), 30, what="the pause in credctl status")

@@ -42,7 +42,7 @@ PROXY = os.path.join(HERE, "tcp_proxy.py")
 
 FORMS = {
     "short": dict(kill_records=1000, kills=5, pg_records=200, mail_students=12, two_files=3,
-                  two_records=60, overflow_files=300, poll_files=12, real_lease_wait=False,
+                  two_records=60, overflow_files=300, poll_files=12, real_lease_wait=True,
                   # A short mail lease (mail.lease_seconds) so that a take-over after a crash
                   # happens in seconds, not the default 300.
                   mail_lease=15),
@@ -634,12 +634,19 @@ def two_daemons(sc, f):
     sc.notes.append(f"stopped daemon held outbox rows {held}; its late completions logged: {len(late)}")
     times = sorted(r["time"] for r in sc.received())
     worst = max((sum(1 for t in times if s <= t < s + limit_s - 0.2) for s in times), default=0)
-    sc.notes.append(f"most emails in any {limit_s}-s window: {worst} (limit {limit_n})")
-    if worst > limit_n:
+    # A worker frozen mid-send may finish that send when it wakes, after another took the
+    # row over and sent it too (RFC 5321 cannot prevent it; credd logs it). That one extra
+    # email is the logged possible duplicate, and the only excess the limit may show.
+    logged = sum(1 for line in sc.logs().splitlines() if "event=mail.possible_duplicate" in line)
+    sc.notes.append(f"most emails in any {limit_s}-s window: {worst} (limit {limit_n}, "
+                    f"logged possible duplicates {logged})")
+    if worst > limit_n + logged:
         sc.failures.append(f"global rate limit broken: {worst} emails in {limit_s} s (limit {limit_n})")
     batches = sc.sql_int("SELECT count(*) FROM batches")
     if batches != len(sc.files):
-        sc.failures.append(f"{batches} batches for {len(sc.files)} files")
+        rows = sc.site.sql("SELECT id, file_name, status, coalesce(duplicate_of::text, '-'), "
+                           "records_processed FROM batches ORDER BY id").replace("\n", "; ")
+        sc.failures.append(f"{batches} batches for {len(sc.files)} files: {rows}")
 
 
 class Inotify:
