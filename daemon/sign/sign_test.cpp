@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <qpdf/QPDF.hh>
 #include <sstream>
 #include <string>
@@ -468,6 +470,94 @@ TEST_F(SignTest, VerifyPrimitivesDetectChangesAndAppendedBytes) {
   auto unsigned_pdf = ExtractLastSignature(original, "plain.pdf");
   ASSERT_FALSE(unsigned_pdf.ok());
   EXPECT_EQ(unsigned_pdf.error().ToString(), "plain.pdf: the PDF has no signature");
+}
+
+// A minimal PDF (no xref: qpdf rebuilds it) holding one signature dictionary with the given
+// /ByteRange text, padded to a fixed width so offsets after it do not move.
+std::string PdfWithByteRange(const std::string& byte_range) {
+  std::string padded = byte_range;
+  padded.resize(std::max<size_t>(padded.size(), 100), ' ');
+  return "%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+         "2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
+         "3 0 obj << /Type /Sig /ByteRange " +
+         padded +
+         " /Contents <3003020100> >> endobj\n"
+         "trailer << /Root 1 0 R >>\n%%EOF\n";
+}
+
+struct ByteRangeCase {
+  std::string name;
+  std::string byte_range;
+  std::string expected;  // Error::ToString() of ExtractLastSignature.
+};
+
+// Defect 12: /ByteRange values near INT64_MAX overflowed the range arithmetic (undefined
+// behaviour) and then made substr throw std::out_of_range through `credctl verify`.
+TEST(ByteRangeTest, HostileByteRangesGiveAReasonNeverACrash) {
+  const std::string outside = ": the signature's /ByteRange lies outside the file";
+  const std::vector<ByteRangeCase> cases = {
+      {"max-second.pdf", "[0 10 9223372036854775807 10]", "max-second.pdf" + outside},
+      {"wrapping-first.pdf", "[1 9223372036854775807 0 10]", "wrapping-first.pdf" + outside},
+      {"all-max.pdf",
+       "[9223372036854775807 9223372036854775807 9223372036854775807 9223372036854775807]",
+       "all-max.pdf" + outside},
+      {"min.pdf", "[-9223372036854775808 10 0 10]", "min.pdf" + outside},
+      {"negative-length.pdf", "[0 -5 20 10]", "negative-length.pdf" + outside},
+      {"overlapping.pdf", "[0 20 10 5]", "overlapping.pdf" + outside},
+      {"past-end.pdf", "[0 10 20 100000]", "past-end.pdf" + outside},
+      {"gap.pdf", "[0 10 20 5]",
+       "gap.pdf: the signature's /ByteRange leaves out more than its /Contents"},
+      {"reals.pdf", "[0 1.5 2 3]", "reals.pdf: the PDF has no signature"},
+      {"three.pdf", "[0 10 20]", "three.pdf: the PDF has no signature"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string pdf = PdfWithByteRange(c.byte_range);
+    auto signature = ExtractLastSignature(pdf, c.name);
+    ASSERT_FALSE(signature.ok());
+    EXPECT_EQ(signature.error().code, ErrorCode::kData);
+    EXPECT_EQ(signature.error().ToString(), c.expected);
+  }
+}
+
+TEST(ByteRangeTest, ExactRangesAroundContentsAreFoundAndAJunkCmsIsAnError) {
+  // Offsets depend only on the fixed-width /ByteRange field, so they are computed once.
+  const std::string probe = PdfWithByteRange("[]");
+  const size_t open = probe.find("<3003020100>");
+  const size_t close = open + 12;
+  const std::string range = "[0 " + std::to_string(open) + " " + std::to_string(close) + " " +
+                            std::to_string(probe.size() - close) + "]";
+  const std::string pdf = PdfWithByteRange(range);
+  auto signature = ExtractLastSignature(pdf, "junk-cms.pdf");
+  ASSERT_TRUE(signature.ok()) << signature.error().ToString();
+  EXPECT_TRUE(signature->covers_whole_file);
+  auto check = VerifyCms(pdf, *signature, {}, "junk-cms.pdf");
+  ASSERT_FALSE(check.ok());
+  EXPECT_EQ(check.error().code, ErrorCode::kData);
+  EXPECT_EQ(check.error().where, "junk-cms.pdf");
+}
+
+TEST(ByteRangeTest, RangesOutsideTheBytesAreRefusedByEveryPrimitive) {
+  const std::string pdf = "%PDF-1.4 short";
+  const std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  const std::vector<std::array<std::int64_t, 4>> ranges = {{0, 1, max, 1},       {1, max, 0, 1},
+                                                           {max, max, max, max}, {-1, 1, 2, 1},
+                                                           {0, 5, 3, 1},         {0, 5, 6, 100}};
+  for (const auto& range : ranges) {
+    SCOPED_TRACE(std::to_string(range[0]) + " " + std::to_string(range[1]) + " " +
+                 std::to_string(range[2]) + " " + std::to_string(range[3]));
+    EXPECT_FALSE(ByteRangeFits(range, pdf.size()));
+    PdfSignature signature;
+    signature.byte_range = range;
+    signature.cms_der = std::string("\x30\x03\x02\x01\x00", 5);
+    EXPECT_EQ(SignedBytes(pdf, signature), "");
+    auto check = VerifyCms(pdf, signature, {}, "short.pdf");
+    ASSERT_FALSE(check.ok());
+    EXPECT_EQ(check.error().ToString(),
+              "short.pdf: the signature's /ByteRange lies outside the file");
+  }
+  EXPECT_TRUE(ByteRangeFits({0, 2, 4, 10}, pdf.size()));
+  EXPECT_FALSE(ByteRangeFits({0, 2, 4, 11}, pdf.size()));
 }
 
 TEST_F(SignTest, RejectsAMalformedSigningTime) {
