@@ -560,6 +560,60 @@ TEST(ByteRangeTest, RangesOutsideTheBytesAreRefusedByEveryPrimitive) {
   EXPECT_FALSE(ByteRangeFits({0, 2, 4, 11}, pdf.size()));
 }
 
+// A one-page PDF whose xref also lists object `id` and whose trailer says /Size `size`.
+std::string PdfWithObjectNumber(long long id, long long size) {
+  std::string pdf = "%PDF-1.4\n";
+  std::vector<size_t> offsets;
+  const std::vector<std::string> bodies = {
+      "<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+      "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>"};
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    offsets.push_back(pdf.size());
+    pdf += std::to_string(i + 1) + " 0 obj\n" + bodies[i] + "\nendobj\n";
+  }
+  const size_t high = pdf.size();
+  pdf += std::to_string(id) + " 0 obj\n42\nendobj\n";
+  const size_t xref = pdf.size();
+  char line[32];
+  pdf += "xref\n0 4\n0000000000 65535 f \n";
+  for (const size_t offset : offsets) {
+    std::snprintf(line, sizeof line, "%010zu 00000 n \n", offset);
+    pdf += line;
+  }
+  std::snprintf(line, sizeof line, "%010zu 00000 n \n", high);
+  pdf += std::to_string(id) + " 1\n" + line;
+  pdf += "trailer\n<< /Size " + std::to_string(size) + " /Root 1 0 R >>\nstartxref\n" +
+         std::to_string(xref) + "\n%%EOF\n";
+  return pdf;
+}
+
+// Found with the sign fuzz target's UBSan build: object numbers near INT_MAX overflowed
+// the int that numbers the update's new objects.
+TEST_F(SignTest, RefusesObjectNumbersThatLeaveNoRoomForTheUpdate) {
+  const SigningKey key = EcKey();
+  struct Case {
+    long long id;
+    long long size;
+    std::string expected;  // Error::ToString(), or "ok".
+  };
+  const std::string no_room =
+      " leaves no room for the signature's objects (the PDF limit is 8388607)";
+  const std::vector<Case> cases = {
+      {2147483646, 2147483647, "big.pdf: not a valid PDF: object number 2147483647" + no_room},
+      {8388604, 8388605, "big.pdf: not a valid PDF: object number 8388605" + no_room},
+      {8388602, 8388603, "ok"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.id);
+    auto signed_pdf = SignPdf(PdfWithObjectNumber(c.id, c.size), key, Options("big.pdf"));
+    EXPECT_EQ(signed_pdf.ok() ? "ok" : signed_pdf.error().ToString(), c.expected);
+    if (!signed_pdf.ok()) continue;
+    auto signature = ExtractLastSignature(*signed_pdf, "big.pdf");
+    ASSERT_TRUE(signature.ok()) << signature.error().ToString();
+    EXPECT_TRUE(signature->covers_whole_file);
+  }
+}
+
 TEST_F(SignTest, RejectsAMalformedSigningTime) {
   SignOptions options = Options("x.pdf");
   options.signing_time = "2026-11-28";
