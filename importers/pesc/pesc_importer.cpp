@@ -5,6 +5,7 @@
 #include <expat.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -295,11 +296,15 @@ Status PescImporter::Read(const ImportInput& input, RecordSink& sink) {
   // The size on disk refuses an oversized file before any parsing; the count of bytes read
   // below also catches a file that grows, or a pipe.
   struct stat info {};
-  if (::fstat(::fileno(file.get()), &info) == 0 && S_ISREG(info.st_mode) &&
-      static_cast<std::uint64_t>(info.st_size) > limits_.max_file_bytes) {
-    return FileTooLarge(limits_.max_file_bytes, input.display_name);
+  std::size_t chunk_bytes = kChunkBytes;
+  if (::fstat(::fileno(file.get()), &info) == 0 && S_ISREG(info.st_mode)) {
+    const auto size = static_cast<std::uint64_t>(info.st_size);
+    if (size > limits_.max_file_bytes)
+      return FileTooLarge(limits_.max_file_bytes, input.display_name);
+    // A small file needs no 1 MiB buffer; one byte more than its size reads it in one go.
+    chunk_bytes = static_cast<std::size_t>(std::clamp<std::uint64_t>(size + 1, 4096, kChunkBytes));
   }
-  std::string chunk(kChunkBytes, '\0');
+  std::string chunk(chunk_bytes, '\0');
   std::size_t got = std::fread(chunk.data(), 1, chunk.size(), file.get());
   std::uint64_t bytes_read = got;
   if (got == 0 && std::ferror(file.get()) == 0) {
