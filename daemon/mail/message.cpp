@@ -251,15 +251,33 @@ std::string FoldHeader(std::string_view name, const std::vector<std::string>& to
 }
 
 // Unstructured text (Subject): plain words when they fold within the limit and cannot be
-// mistaken for encoded-words, else encoded-words throughout.
+// mistaken for encoded-words, else encoded-words throughout. Folds go only before a word,
+// so a run of spaces (an empty token) would stay on one line however long it is: text with
+// leading, trailing or doubled spaces is encoded too, which keeps every space.
 std::vector<std::string> UnstructuredTokens(std::string_view name, std::string_view text) {
+  if (text.empty()) return {""};
   if (IsPrintableAscii(text) && text.find("=?") == std::string_view::npos) {
     std::vector<std::string> words = SplitOnSpaces(text);
     bool fits = words.front().size() + name.size() + 2 <= kSoftLineLimit;
-    for (const std::string& word : words) fits = fits && word.size() + 1 <= kSoftLineLimit;
+    for (const std::string& word : words) {
+      fits = fits && !word.empty() && word.size() + 1 <= kSoftLineLimit;
+    }
     if (fits) return words;
   }
   return EncodedWords(text);
+}
+
+// The longest line of a folded header block, without its CRLF.
+std::size_t LongestLine(std::string_view folded) {
+  std::size_t longest = 0;
+  std::size_t start = 0;
+  while (start < folded.size()) {
+    std::size_t end = folded.find("\r\n", start);
+    if (end == std::string_view::npos) end = folded.size();
+    longest = std::max(longest, end - start);
+    start = end + 2;
+  }
+  return longest;
 }
 
 // A display name and its address: a quoted-string when the name is short printable ASCII,
@@ -368,11 +386,13 @@ Status CheckMessage(const OutgoingMessage& message) {
     if (!IsPrintableAscii(value)) {
       return MakeError(ErrorCode::kData, "must be printable ASCII", where + ".value");
     }
-    for (const std::string& token : SplitOnSpaces(value)) {
-      if (name.size() + 2 + token.size() > kHardLineLimit) {
-        return MakeError(ErrorCode::kData, "has a word too long for one header line",
-                         where + ".value");
-      }
+    // Checked on the folded header itself: a long word and a long run of spaces (which
+    // folding cannot break) both make a line over the limit.
+    if (LongestLine(FoldHeader(name, SplitOnSpaces(value))) > kHardLineLimit) {
+      return MakeError(ErrorCode::kData,
+                       "makes a header line longer than " + std::to_string(kHardLineLimit) +
+                           " characters (a word or a run of spaces too long to fold)",
+                       where + ".value");
     }
   }
   if (message.text_body.empty()) {

@@ -170,6 +170,51 @@ TEST(RenderMime, LongSubjectsFoldIntoValidLines) {
   }
 }
 
+// Found by fuzz/mail_header_fuzz.cpp: folding happens only before a word, so a run of
+// spaces stayed on one line and made it longer than RFC 5322's 998 characters.
+TEST(RenderMime, RunsOfSpacesInASubjectKeepEverySpaceWithinTheLineLimit) {
+  const std::vector<std::string> subjects = {"a" + std::string(1000, ' ') + "b",
+                                             std::string(1200, ' '),
+                                             " leading",
+                                             "trailing ",
+                                             "two  spaces",
+                                             std::string(70, 'w') + std::string(10, ' ')};
+  for (const std::string& subject : subjects) {
+    SCOPED_TRACE(subject.size());
+    OutgoingMessage message = SampleMessage();
+    message.subject = subject;
+    Result<std::string> mime = RenderMime(message);
+    ASSERT_TRUE(mime.ok()) << mime.error().ToString();
+    const json probe = Probe(*mime);
+    ExpectWellFormed(probe);
+    EXPECT_EQ(probe["subject"], subject);
+  }
+}
+
+TEST(RenderMime, ExtraHeaderValuesThatCannotFoldWithinTheLineLimitAreRefused) {
+  const std::string too_long =
+      "extra_headers[0].value: makes a header line longer than 998 characters (a word or a run "
+      "of spaces too long to fold)";
+  struct Case {
+    std::string value;
+    std::string expected;  // Error::ToString(), or "ok".
+  };
+  const std::vector<Case> cases = {
+      {std::string(993, 'w'), "ok"},  // "X-A: " + 993 = 998.
+      {std::string(994, 'w'), too_long},
+      {"a" + std::string(1000, ' ') + "b", too_long},
+      {std::string(983, 'w') + std::string(20, ' ') + "x", too_long},
+      {std::string(500, 'w') + " " + std::string(500, 'v'), "ok"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.value.size());
+    OutgoingMessage message = SampleMessage();
+    message.extra_headers = {{"X-A", c.value}};
+    Result<std::string> mime = RenderMime(message);
+    EXPECT_EQ(mime.ok() ? "ok" : mime.error().ToString(), c.expected);
+  }
+}
+
 TEST(RenderMime, AsciiDisplayNameWithSpecialsStaysOneAddress) {
   OutgoingMessage message = SampleMessage();
   message.to.display_name = R"(Eve "admin" \ <evil@example.org>, Bob)";

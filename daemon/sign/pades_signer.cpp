@@ -30,6 +30,10 @@ constexpr std::size_t kByteRangeWidth = 64;
 // Signed attributes, SignerInfo and SignedData framing on top of certificates and the
 // signature value; generous, since unused space is only zeros.
 constexpr std::size_t kCmsOverheadBytes = 4096;
+// The largest object number PDF allows (ISO 32000-1, annex C), and how many new objects
+// an update adds at most (signature, field, AcroForm, xref stream).
+constexpr std::int64_t kMaxObjectNumber = 8388607;
+constexpr std::int64_t kUpdateObjects = 4;
 
 // One object the update writes: a new version of an existing one, or a new one.
 struct UpdateObject {
@@ -181,11 +185,20 @@ Result<UpdatePlan> PlanUpdate(std::string_view pdf, const SignOptions& options,
     if (trailer.getKey("/ID").isArray()) plan.id_array = trailer.getKey("/ID").unparse();
 
     // New objects go after both /Size and the highest number in use, whichever is larger.
-    int next_id =
-        trailer.getKey("/Size").isInteger() ? trailer.getKey("/Size").getIntValueAsInt() : 1;
+    // Counted in 64 bits: both come from the file and may sit at INT_MAX.
+    std::int64_t first_free =
+        trailer.getKey("/Size").isInteger() ? trailer.getKey("/Size").getIntValue() : 1;
     for (const auto& [object, entry] : qpdf.getXRefTable()) {
-      next_id = std::max(next_id, object.getObj() + 1);
+      first_free = std::max<std::int64_t>(first_free, std::int64_t{object.getObj()} + 1);
     }
+    if (first_free < 1 || first_free > kMaxObjectNumber - kUpdateObjects) {
+      return MakeError(ErrorCode::kData,
+                       "not a valid PDF: object number " + std::to_string(first_free) +
+                           " leaves no room for the signature's objects (the PDF limit is " +
+                           std::to_string(kMaxObjectNumber) + ")",
+                       where);
+    }
+    int next_id = static_cast<int>(first_free);
     plan.signature_id = next_id++;
     const int field_id = next_id++;
 

@@ -5,6 +5,8 @@
 #include <openssl/cms.h>
 
 #include <cctype>
+#include <limits>
+#include <optional>
 #include <qpdf/QPDF.hh>
 #include <qpdf/QPDFObjectHandle.hh>
 
@@ -57,6 +59,20 @@ std::size_t DerElementLength(std::string_view bytes) {
   return total <= bytes.size() ? total : 0;
 }
 
+// a + b, or nullopt when it does not fit: /ByteRange values come from the file and may be
+// anything an int64 holds, so no sum of them is computed unchecked.
+std::optional<std::int64_t> CheckedAdd(std::int64_t a, std::int64_t b) {
+  std::int64_t sum = 0;
+  if (__builtin_add_overflow(a, b, &sum)) return std::nullopt;
+  return sum;
+}
+
+// Where a signature's ranges end; a sum that overflows ends past any file, so the range is
+// still the "last" one and is then refused as lying outside the file.
+std::int64_t RangeEnd(const std::array<std::int64_t, 4>& range) {
+  return CheckedAdd(range[2], range[3]).value_or(std::numeric_limits<std::int64_t>::max());
+}
+
 bool ReadByteRange(QPDFObjectHandle dictionary, std::array<std::int64_t, 4>& range) {
   QPDFObjectHandle array = dictionary.getKey("/ByteRange");
   if (!array.isArray() || array.getArrayNItems() != 4) return false;
@@ -84,8 +100,8 @@ Result<PdfSignature> ExtractLastSignature(std::string_view pdf, const std::strin
       if (!object.isDictionary() || object.isStream()) continue;
       std::array<std::int64_t, 4> range{};
       if (!object.getKey("/Contents").isString() || !ReadByteRange(object, range)) continue;
-      if (range[2] + range[3] <= best_end) continue;
-      best_end = range[2] + range[3];
+      if (RangeEnd(range) <= best_end) continue;
+      best_end = RangeEnd(range);
       found.byte_range = range;
       found.sub_filter = object.getKey("/SubFilter").isName()
                              ? object.getKey("/SubFilter").getName()
@@ -99,8 +115,7 @@ Result<PdfSignature> ExtractLastSignature(std::string_view pdf, const std::strin
 
   const auto& range = found.byte_range;
   const auto size = static_cast<std::int64_t>(pdf.size());
-  if (range[0] < 0 || range[1] < 0 || range[2] < range[0] + range[1] || range[3] < 0 ||
-      range[2] + range[3] > size) {
+  if (!ByteRangeFits(range, pdf.size())) {
     return MakeError(ErrorCode::kData, "the signature's /ByteRange lies outside the file", where);
   }
   // The gap must be exactly this signature's /Contents: otherwise unsigned bytes could hide
@@ -121,8 +136,20 @@ Result<PdfSignature> ExtractLastSignature(std::string_view pdf, const std::strin
   return found;
 }
 
+bool ByteRangeFits(const std::array<std::int64_t, 4>& range, std::size_t file_size) {
+  // Each bound is checked against the size before anything is added, so no sum overflows:
+  // all four values are then in [0, size], and size is far below INT64_MAX.
+  const auto size = static_cast<std::int64_t>(file_size);
+  for (const std::int64_t value : range) {
+    if (value < 0 || value > size) return false;
+  }
+  return range[1] <= size - range[0] && range[2] >= range[0] + range[1] &&
+         range[3] <= size - range[2];
+}
+
 std::string SignedBytes(std::string_view pdf, const PdfSignature& signature) {
   const auto& range = signature.byte_range;
+  if (!ByteRangeFits(range, pdf.size())) return {};
   std::string bytes(
       pdf.substr(static_cast<std::size_t>(range[0]), static_cast<std::size_t>(range[1])));
   bytes += pdf.substr(static_cast<std::size_t>(range[2]), static_cast<std::size_t>(range[3]));
@@ -132,6 +159,9 @@ std::string SignedBytes(std::string_view pdf, const PdfSignature& signature) {
 Result<SignatureCheck> VerifyCms(std::string_view pdf, const PdfSignature& signature,
                                  const std::vector<X509*>& trusted_certificates,
                                  const std::string& where) {
+  if (!ByteRangeFits(signature.byte_range, pdf.size())) {
+    return MakeError(ErrorCode::kData, "the signature's /ByteRange lies outside the file", where);
+  }
   const auto* der = reinterpret_cast<const unsigned char*>(signature.cms_der.data());
   CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &der, static_cast<long>(signature.cms_der.size())));
   if (!cms) return OpenSslError("the signature is not a CMS structure", where, ErrorCode::kData);

@@ -40,12 +40,18 @@ struct SignatureCheck {
 // no signature, or a /ByteRange whose gap is not exactly the /Contents string.
 Result<PdfSignature> ExtractLastSignature(std::string_view pdf, const std::string& where = {});
 
-// The bytes a signature covers: both ranges, concatenated.
+// True when the four /ByteRange values are ordered ranges inside a file of this size.
+// Checked without ever adding unchecked values: they come from the file.
+bool ByteRangeFits(const std::array<std::int64_t, 4>& range, std::size_t file_size);
+
+// The bytes a signature covers: both ranges, concatenated; empty when the ranges do not fit
+// the file (ByteRangeFits).
 std::string SignedBytes(std::string_view pdf, const PdfSignature& signature);
 
 // Checks the CMS over the signed bytes. The signature is checked first without the chain
 // (CMS_NO_SIGNER_CERT_VERIFY), then the chain separately, so an altered document and an
-// unknown signer give different answers. Errors (kData): the CMS cannot be parsed.
+// unknown signer give different answers. Errors (kData): the CMS cannot be parsed, or the
+// signature's ranges do not fit `pdf`.
 Result<SignatureCheck> VerifyCms(std::string_view pdf, const PdfSignature& signature,
                                  const std::vector<X509*>& trusted_certificates,
                                  const std::string& where = {});

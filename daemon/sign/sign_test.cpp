@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <qpdf/QPDF.hh>
 #include <sstream>
 #include <string>
@@ -468,6 +470,148 @@ TEST_F(SignTest, VerifyPrimitivesDetectChangesAndAppendedBytes) {
   auto unsigned_pdf = ExtractLastSignature(original, "plain.pdf");
   ASSERT_FALSE(unsigned_pdf.ok());
   EXPECT_EQ(unsigned_pdf.error().ToString(), "plain.pdf: the PDF has no signature");
+}
+
+// A minimal PDF (no xref: qpdf rebuilds it) holding one signature dictionary with the given
+// /ByteRange text, padded to a fixed width so offsets after it do not move.
+std::string PdfWithByteRange(const std::string& byte_range) {
+  std::string padded = byte_range;
+  padded.resize(std::max<size_t>(padded.size(), 100), ' ');
+  return "%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+         "2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
+         "3 0 obj << /Type /Sig /ByteRange " +
+         padded +
+         " /Contents <3003020100> >> endobj\n"
+         "trailer << /Root 1 0 R >>\n%%EOF\n";
+}
+
+struct ByteRangeCase {
+  std::string name;
+  std::string byte_range;
+  std::string expected;  // Error::ToString() of ExtractLastSignature.
+};
+
+// Defect 12: /ByteRange values near INT64_MAX overflowed the range arithmetic (undefined
+// behaviour) and then made substr throw std::out_of_range through `credctl verify`.
+TEST(ByteRangeTest, HostileByteRangesGiveAReasonNeverACrash) {
+  const std::string outside = ": the signature's /ByteRange lies outside the file";
+  const std::vector<ByteRangeCase> cases = {
+      {"max-second.pdf", "[0 10 9223372036854775807 10]", "max-second.pdf" + outside},
+      {"wrapping-first.pdf", "[1 9223372036854775807 0 10]", "wrapping-first.pdf" + outside},
+      {"all-max.pdf",
+       "[9223372036854775807 9223372036854775807 9223372036854775807 9223372036854775807]",
+       "all-max.pdf" + outside},
+      {"min.pdf", "[-9223372036854775808 10 0 10]", "min.pdf" + outside},
+      {"negative-length.pdf", "[0 -5 20 10]", "negative-length.pdf" + outside},
+      {"overlapping.pdf", "[0 20 10 5]", "overlapping.pdf" + outside},
+      {"past-end.pdf", "[0 10 20 100000]", "past-end.pdf" + outside},
+      {"gap.pdf", "[0 10 20 5]",
+       "gap.pdf: the signature's /ByteRange leaves out more than its /Contents"},
+      {"reals.pdf", "[0 1.5 2 3]", "reals.pdf: the PDF has no signature"},
+      {"three.pdf", "[0 10 20]", "three.pdf: the PDF has no signature"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string pdf = PdfWithByteRange(c.byte_range);
+    auto signature = ExtractLastSignature(pdf, c.name);
+    ASSERT_FALSE(signature.ok());
+    EXPECT_EQ(signature.error().code, ErrorCode::kData);
+    EXPECT_EQ(signature.error().ToString(), c.expected);
+  }
+}
+
+TEST(ByteRangeTest, ExactRangesAroundContentsAreFoundAndAJunkCmsIsAnError) {
+  // Offsets depend only on the fixed-width /ByteRange field, so they are computed once.
+  const std::string probe = PdfWithByteRange("[]");
+  const size_t open = probe.find("<3003020100>");
+  const size_t close = open + 12;
+  const std::string range = "[0 " + std::to_string(open) + " " + std::to_string(close) + " " +
+                            std::to_string(probe.size() - close) + "]";
+  const std::string pdf = PdfWithByteRange(range);
+  auto signature = ExtractLastSignature(pdf, "junk-cms.pdf");
+  ASSERT_TRUE(signature.ok()) << signature.error().ToString();
+  EXPECT_TRUE(signature->covers_whole_file);
+  auto check = VerifyCms(pdf, *signature, {}, "junk-cms.pdf");
+  ASSERT_FALSE(check.ok());
+  EXPECT_EQ(check.error().code, ErrorCode::kData);
+  EXPECT_EQ(check.error().where, "junk-cms.pdf");
+}
+
+TEST(ByteRangeTest, RangesOutsideTheBytesAreRefusedByEveryPrimitive) {
+  const std::string pdf = "%PDF-1.4 short";
+  const std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  const std::vector<std::array<std::int64_t, 4>> ranges = {{0, 1, max, 1},       {1, max, 0, 1},
+                                                           {max, max, max, max}, {-1, 1, 2, 1},
+                                                           {0, 5, 3, 1},         {0, 5, 6, 100}};
+  for (const auto& range : ranges) {
+    SCOPED_TRACE(std::to_string(range[0]) + " " + std::to_string(range[1]) + " " +
+                 std::to_string(range[2]) + " " + std::to_string(range[3]));
+    EXPECT_FALSE(ByteRangeFits(range, pdf.size()));
+    PdfSignature signature;
+    signature.byte_range = range;
+    signature.cms_der = std::string("\x30\x03\x02\x01\x00", 5);
+    EXPECT_EQ(SignedBytes(pdf, signature), "");
+    auto check = VerifyCms(pdf, signature, {}, "short.pdf");
+    ASSERT_FALSE(check.ok());
+    EXPECT_EQ(check.error().ToString(),
+              "short.pdf: the signature's /ByteRange lies outside the file");
+  }
+  EXPECT_TRUE(ByteRangeFits({0, 2, 4, 10}, pdf.size()));
+  EXPECT_FALSE(ByteRangeFits({0, 2, 4, 11}, pdf.size()));
+}
+
+// A one-page PDF whose xref also lists object `id` and whose trailer says /Size `size`.
+std::string PdfWithObjectNumber(long long id, long long size) {
+  std::string pdf = "%PDF-1.4\n";
+  std::vector<size_t> offsets;
+  const std::vector<std::string> bodies = {
+      "<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+      "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>"};
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    offsets.push_back(pdf.size());
+    pdf += std::to_string(i + 1) + " 0 obj\n" + bodies[i] + "\nendobj\n";
+  }
+  const size_t high = pdf.size();
+  pdf += std::to_string(id) + " 0 obj\n42\nendobj\n";
+  const size_t xref = pdf.size();
+  char line[32];
+  pdf += "xref\n0 4\n0000000000 65535 f \n";
+  for (const size_t offset : offsets) {
+    std::snprintf(line, sizeof line, "%010zu 00000 n \n", offset);
+    pdf += line;
+  }
+  std::snprintf(line, sizeof line, "%010zu 00000 n \n", high);
+  pdf += std::to_string(id) + " 1\n" + line;
+  pdf += "trailer\n<< /Size " + std::to_string(size) + " /Root 1 0 R >>\nstartxref\n" +
+         std::to_string(xref) + "\n%%EOF\n";
+  return pdf;
+}
+
+// Found with the sign fuzz target's UBSan build: object numbers near INT_MAX overflowed
+// the int that numbers the update's new objects.
+TEST_F(SignTest, RefusesObjectNumbersThatLeaveNoRoomForTheUpdate) {
+  const SigningKey key = EcKey();
+  struct Case {
+    long long id;
+    long long size;
+    std::string expected;  // Error::ToString(), or "ok".
+  };
+  const std::string no_room =
+      " leaves no room for the signature's objects (the PDF limit is 8388607)";
+  const std::vector<Case> cases = {
+      {2147483646, 2147483647, "big.pdf: not a valid PDF: object number 2147483647" + no_room},
+      {8388604, 8388605, "big.pdf: not a valid PDF: object number 8388605" + no_room},
+      {8388602, 8388603, "ok"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.id);
+    auto signed_pdf = SignPdf(PdfWithObjectNumber(c.id, c.size), key, Options("big.pdf"));
+    EXPECT_EQ(signed_pdf.ok() ? "ok" : signed_pdf.error().ToString(), c.expected);
+    if (!signed_pdf.ok()) continue;
+    auto signature = ExtractLastSignature(*signed_pdf, "big.pdf");
+    ASSERT_TRUE(signature.ok()) << signature.error().ToString();
+    EXPECT_TRUE(signature->covers_whole_file);
+  }
 }
 
 TEST_F(SignTest, RejectsAMalformedSigningTime) {

@@ -48,8 +48,16 @@ size_t FirstInvalidUtf8(std::string_view text) {
   return std::string_view::npos;
 }
 
+// True when the byte at i ends a line: LF, CRLF (counted at its LF) or a bare CR, which
+// libcsv also takes as the end of a row (old Mac exports), so a row's line never repeats.
+bool EndsLine(std::string_view text, size_t i) {
+  return text[i] == '\n' || (text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n'));
+}
+
 int LineAt(std::string_view text, size_t offset) {
-  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + offset, '\n'));
+  int line = 1;
+  for (size_t i = 0; i < offset; ++i) line += EndsLine(text, i) ? 1 : 0;
+  return line;
 }
 
 // libcsv trims spaces around unquoted fields by default; manifest values are copied as
@@ -119,7 +127,8 @@ Result<Manifest> ParseManifest(std::string_view text, const std::string& display
   int line = 1;
   // One byte per call, so the row's first line is known when the parser leaves its
   // "no row begun" state. Manifests are small; the cost does not matter.
-  for (char c : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     bool idle = parser.get()->pstate == kRowNotBegun;
     if (csv_parse(parser.get(), &c, 1, OnField, OnRowEnd, &state) != 1) {
       return MakeError(ErrorCode::kData,
@@ -128,7 +137,7 @@ Result<Manifest> ParseManifest(std::string_view text, const std::string& display
                        display_name + ":" + std::to_string(line));
     }
     if (idle && parser.get()->pstate != kRowNotBegun) state.row_line = line;
-    if (c == '\n') ++line;
+    if (EndsLine(text, i)) ++line;
   }
   if (csv_fini(parser.get(), OnField, OnRowEnd, &state) != 0) {
     return MakeError(ErrorCode::kData, "manifest.csv: a quoted field is not closed",

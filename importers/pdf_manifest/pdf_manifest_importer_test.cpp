@@ -401,6 +401,40 @@ TEST_F(PdfManifestImporterTest, BadManifestsAreFileLevelErrors) {
   }
 }
 
+// libcsv ends a row at a bare CR (old Mac exports), so a bare CR must end a line for the
+// line numbers too; found by fuzz/manifest_fuzz.cpp (a data row was reported on line 1).
+TEST_F(PdfManifestImporterTest, BareCarriageReturnsEndLinesLikeLibcsvRows) {
+  auto cr = [](std::string text) {
+    for (char& c : text) c = c == '\n' ? '\r' : c;
+    return text;
+  };
+  struct CrCase {
+    std::string manifest;
+    std::string status;
+    std::vector<std::string> errors;
+  };
+  const std::vector<CrCase> cases = {
+      {cr(kHeader + Row("a.pdf") + "short.pdf,1,2\n"),
+       "ok",
+       {"batch.zip:3: expected 10 fields as in the header, found 3"}},
+      {cr(kHeader) + "\r\n" + cr(Row("a.pdf")) + "x,1\r\n",
+       "ok",
+       {"batch.zip:4: expected 10 fields as in the header, found 2"}},
+      {cr(kHeader + Row("a.pdf")) + "a.pdf,caf\xE9,x\r",
+       "batch.zip:3: manifest.csv is not valid UTF-8",
+       {}},
+      {cr(kHeader + Row("a.pdf")) + "\"a.pdf,1\r",
+       "batch.zip:3: manifest.csv: a quoted field is not closed",
+       {}},
+  };
+  for (const CrCase& c : cases) {
+    SCOPED_TRACE(c.status);
+    RecordingSink sink("batch.zip");
+    EXPECT_EQ(ImportZip({{"manifest.csv", c.manifest}, {"a.pdf", MakePdf()}}, sink), c.status);
+    EXPECT_EQ(sink.errors, c.errors);
+  }
+}
+
 TEST_F(PdfManifestImporterTest, UnknownColumnsAreWarnings) {
   std::string manifest = "note," + kHeader + "hello," + Row("a.pdf");
   RecordingSink sink("batch.zip");

@@ -3,7 +3,9 @@
 #include "importers/pesc/pesc_importer.h"
 
 #include <expat.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -21,7 +23,9 @@ namespace {
 
 using pesc::XmlElement;
 
-constexpr std::size_t kChunkBytes = 64 * 1024;
+// expat rescans an unfinished token from its start whenever more bytes arrive, so the
+// chunk size bounds that rework: 1 MiB chunks rescan a 16 MiB token 16 times, not 256.
+constexpr std::size_t kChunkBytes = 1 << 20;
 constexpr std::string_view kUnsupportedSuffix =
     " is not supported: credd imports College Transcripts (PESC CollegeTranscript 1.3-1.9)";
 
@@ -65,8 +69,8 @@ Bom DetectBom(std::string_view head) {
 // One parse of one file. Expat calls the static handlers with `this` as user data.
 class PescParse {
  public:
-  PescParse(XML_Parser parser, const ImportInput& input, RecordSink& sink)
-      : parser_(parser), input_(input), sink_(sink) {
+  PescParse(XML_Parser parser, const ImportInput& input, const PescLimits& limits, RecordSink& sink)
+      : parser_(parser), input_(input), limits_(limits), sink_(sink) {
     XML_SetUserData(parser_, this);
     XML_SetElementHandler(parser_, &PescParse::OnStart, &PescParse::OnEnd);
     XML_SetCharacterDataHandler(parser_, &PescParse::OnText);
@@ -91,6 +95,19 @@ class PescParse {
   int Line() const { return static_cast<int>(XML_GetCurrentLineNumber(parser_)); }
   // expat counts columns from 0; messages count from 1 like editors do.
   int Column() const { return static_cast<int>(XML_GetCurrentColumnNumber(parser_)) + 1; }
+
+  // Called between chunks: the bytes expat holds for a token it has not finished (a
+  // comment, a tag with its attributes) are everything fed since the token began.
+  void CheckPendingToken(std::uint64_t bytes_fed) {
+    const XML_Index token_start = XML_GetCurrentByteIndex(parser_);
+    if (failed() || token_start < 0) return;
+    if (bytes_fed - static_cast<std::uint64_t>(token_start) > limits_.max_token_bytes) {
+      error_ = MakeError(ErrorCode::kData,
+                         "a single markup token (comment, tag or attribute) is longer than " +
+                             std::to_string(limits_.max_token_bytes) + " bytes",
+                         Where(Line(), Column()));
+    }
+  }
 
  private:
   static void XMLCALL OnStart(void* data, const XML_Char* name, const XML_Char** /*atts*/) {
@@ -135,7 +152,9 @@ class PescParse {
   // Each supported-or-not document is classified when its start tag is seen.
   void Start(std::string_view name) {
     if (failed() || stopped_by_sink_) return;
-    ++depth_;
+    if (++depth_ > limits_.max_depth) {
+      return Fail("elements are nested more than " + std::to_string(limits_.max_depth) + " deep");
+    }
     if (skip_until_depth_ > 0) return;
     if (transcript_ != nullptr) {
       StartInTranscript(name);
@@ -178,9 +197,9 @@ class PescParse {
   void Text(std::string_view text) {
     if (failed() || stopped_by_sink_ || open_.empty() || skip_until_depth_ > 0) return;
     std::string& into = open_.back()->text;
-    if (into.size() + text.size() > PescImporter::kMaxTextBytes) {
+    if (into.size() + text.size() > limits_.max_text_bytes) {
       return Fail("text of <" + open_.back()->name + "> is longer than " +
-                  std::to_string(PescImporter::kMaxTextBytes) + " bytes");
+                  std::to_string(limits_.max_text_bytes) + " bytes");
     }
     into += text;
   }
@@ -212,9 +231,9 @@ class PescParse {
   }
 
   void StartInTranscript(std::string_view name) {
-    if (++elements_ > PescImporter::kMaxElementsPerTranscript) {
+    if (++elements_ > limits_.max_elements_per_transcript) {
       return Fail("transcript starting at line " + std::to_string(transcript_->line) +
-                  " has more than " + std::to_string(PescImporter::kMaxElementsPerTranscript) +
+                  " has more than " + std::to_string(limits_.max_elements_per_transcript) +
                   " elements");
     }
     XmlElement* parent = open_.back();
@@ -241,6 +260,7 @@ class PescParse {
 
   XML_Parser parser_;
   const ImportInput& input_;
+  const PescLimits& limits_;
   RecordSink& sink_;
   Error error_;
   bool stopped_by_sink_ = false;
@@ -252,6 +272,12 @@ class PescParse {
   std::vector<XmlElement*> open_;           // Open elements inside transcript_, innermost last.
   std::size_t elements_ = 0;                // Elements in transcript_ so far.
 };
+
+Error FileTooLarge(std::uint64_t limit, const std::string& display_name) {
+  return MakeError(ErrorCode::kData,
+                   "the file is larger than the limit of " + std::to_string(limit) + " bytes",
+                   display_name);
+}
 
 struct ParserFree {
   void operator()(XML_Parser parser) const { XML_ParserFree(parser); }
@@ -272,8 +298,20 @@ Status PescImporter::Read(const ImportInput& input, RecordSink& sink) {
                      input.display_name);
   }
   (void)fd.Release();  // The FILE owns the descriptor now.
-  std::string chunk(kChunkBytes, '\0');
+  // The size on disk refuses an oversized file before any parsing; the count of bytes read
+  // below also catches a file that grows, or a pipe.
+  struct stat info {};
+  std::size_t chunk_bytes = kChunkBytes;
+  if (::fstat(::fileno(file.get()), &info) == 0 && S_ISREG(info.st_mode)) {
+    const auto size = static_cast<std::uint64_t>(info.st_size);
+    if (size > limits_.max_file_bytes)
+      return FileTooLarge(limits_.max_file_bytes, input.display_name);
+    // A small file needs no 1 MiB buffer; one byte more than its size reads it in one go.
+    chunk_bytes = static_cast<std::size_t>(std::clamp<std::uint64_t>(size + 1, 4096, kChunkBytes));
+  }
+  std::string chunk(chunk_bytes, '\0');
   std::size_t got = std::fread(chunk.data(), 1, chunk.size(), file.get());
+  std::uint64_t bytes_read = got;
   if (got == 0 && std::ferror(file.get()) == 0) {
     return MakeError(ErrorCode::kData, "the file is empty", input.display_name);
   }
@@ -283,7 +321,7 @@ Status PescImporter::Read(const ImportInput& input, RecordSink& sink) {
   if (parser == nullptr) {
     return MakeError(ErrorCode::kInternal, "cannot create an XML parser", input.display_name);
   }
-  PescParse parse(parser.get(), input, sink);
+  PescParse parse(parser.get(), input, limits_, sink);
   if (bom.encoding == nullptr && (head.substr(0, 2) == std::string_view("\0<", 2) ||
                                   head.substr(0, 2) == std::string_view("<\0", 2))) {
     // Expat detects UTF-16 from "<" alone (XML 1.0 appendix F), but the XML spec wants
@@ -308,7 +346,13 @@ Status PescImporter::Read(const ImportInput& input, RecordSink& sink) {
                        parse.Where(parse.Line(), parse.Column()));
     }
     if (last) return Status::Ok();
+    parse.CheckPendingToken(bytes_read - bom.length);
+    if (parse.failed()) return parse.error();
     got = std::fread(chunk.data(), 1, chunk.size(), file.get());
+    bytes_read += got;
+    if (bytes_read > limits_.max_file_bytes) {
+      return FileTooLarge(limits_.max_file_bytes, input.display_name);
+    }
   }
 }
 

@@ -5,22 +5,24 @@
 #pragma once
 
 #include "importers/importer.h"
+#include "importers/pesc/pesc_limits.h"
 
 namespace credd {
 
 class PescImporter : public Importer {
  public:
   PescImporter() = default;
+  // Tests use small limits to reach them with small fixtures.
+  explicit PescImporter(const PescLimits& limits) : limits_(limits) {}
 
   // Per-transcript problems go to the sink (OnError/OnWarning) and reading goes on. A file
-  // that is not usable (malformed XML, a DTD, an unknown root, a text node over
-  // kMaxTextBytes) returns kData with where = "<display_name>:<line>:<col>".
+  // that is not usable (malformed XML, a DTD, an unknown root, or over one of the limits:
+  // file size, token size, text size, nesting depth, elements per transcript) returns
+  // kData with where = "<display_name>:<line>:<col>" (just the name for the file size).
   Status Read(const ImportInput& input, RecordSink& sink) override;
 
-  // No PESC element holds this much text; a bigger node is an attack or a broken export.
-  static constexpr std::size_t kMaxTextBytes = 1 << 20;
-  // Bounds the tree kept for one transcript (real ones have a few thousand elements).
-  static constexpr std::size_t kMaxElementsPerTranscript = 200000;
+ private:
+  PescLimits limits_;
 };
 
 }  // namespace credd

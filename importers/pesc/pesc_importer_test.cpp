@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -13,6 +14,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "importers/pesc/xml_element.h"
 
 namespace credd {
 namespace {
@@ -59,10 +62,11 @@ struct Outcome {
   }
 };
 
-Outcome ReadPath(const std::string& path, int stop_after_records = -1) {
+Outcome ReadPath(const std::string& path, int stop_after_records = -1,
+                 const PescLimits& limits = PescLimits()) {
   std::string display = fs::path(path).filename().string();
   Outcome outcome{Status::Ok(), CollectingSink(display, stop_after_records)};
-  PescImporter importer;
+  PescImporter importer(limits);
   outcome.status = importer.Read(ImportInput{path, display, nullptr}, outcome.sink);
   return outcome;
 }
@@ -633,6 +637,119 @@ TEST_F(PescImporterTest, HugeTextNodeIsRefused) {
   EXPECT_EQ(outcome.status.error().ToString(),
             "huge.xml:3:1048346: text of <NoteMessage> is longer than 1048576 bytes");
   EXPECT_TRUE(outcome.sink.records.empty());
+}
+
+// ---- Limits (importers/pesc/pesc_limits.h): each refused with the file, and the line and
+// column where the offending element or token starts. ----
+
+struct LimitCase {
+  std::string name;
+  std::string bytes;
+  PescLimits limits;
+  std::string expected;  // Error::ToString().
+};
+
+PescLimits SmallLimits() {
+  PescLimits limits;
+  limits.max_file_bytes = 4u << 20;
+  limits.max_token_bytes = 256u << 10;
+  limits.max_depth = 16;
+  return limits;
+}
+
+TEST_F(PescImporterTest, InputsOverALimitAreRefusedWithTheirLocation) {
+  const std::string head = "<?xml version=\"1.0\"?>\n<CollegeTranscript>\n";
+  std::string deep = head;
+  for (int i = 0; i < 20; ++i) deep += "<a>";
+  std::string deep_in_skipped = "<AcademicRecordBatch>\n<HighSchoolTranscript>";
+  for (int i = 0; i < 20; ++i) deep_in_skipped += "<b>";
+  PescLimits exact_depth = SmallLimits();
+  exact_depth.max_depth = 21;  // The root plus 20 <a>: allowed, so the file ends unclosed.
+  const std::vector<LimitCase> cases = {
+      // An unterminated comment, attribute or processing instruction: expat would buffer it
+      // whole; it is refused once the unfinished token passes max_token_bytes.
+      {"comment.xml", head + "<!-- " + std::string(1u << 20, 'c'), SmallLimits(),
+       "comment.xml:3:1: a single markup token (comment, tag or attribute) is longer than "
+       "262144 bytes"},
+      {"attribute.xml", head + "<Note text='" + std::string(1u << 20, 'v'), SmallLimits(),
+       "attribute.xml:3:1: a single markup token (comment, tag or attribute) is longer than "
+       "262144 bytes"},
+      {"pi.xml", "<?pi " + std::string(1u << 20, 'p'), SmallLimits(),
+       "pi.xml:1:1: a single markup token (comment, tag or attribute) is longer than 262144 "
+       "bytes"},
+      // A complete but huge attribute is one start tag: the same limit.
+      {"closed-attribute.xml", head + "<Note text='" + std::string(1u << 20, 'v') + "'/>",
+       SmallLimits(),
+       "closed-attribute.xml:3:1: a single markup token (comment, tag or attribute) is longer "
+       "than 262144 bytes"},
+      {"deep.xml", deep, SmallLimits(), "deep.xml:3:46: elements are nested more than 16 deep"},
+      {"deep-skipped.xml", deep_in_skipped, SmallLimits(),
+       "deep-skipped.xml:2:65: elements are nested more than 16 deep"},
+      {"deep-ok.xml", deep, exact_depth, "deep-ok.xml:3:61: no element found"},
+      {"big.xml", head + std::string(5u << 20, ' '), SmallLimits(),
+       "big.xml: the file is larger than the limit of 4194304 bytes"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    Outcome outcome = ReadPath(Write(c.name, c.bytes), -1, c.limits);
+    ASSERT_FALSE(outcome.status.ok()) << outcome.Describe();
+    EXPECT_EQ(outcome.status.error().code, ErrorCode::kData);
+    EXPECT_EQ(outcome.status.error().ToString(), c.expected);
+    EXPECT_TRUE(outcome.sink.records.empty());
+  }
+}
+
+TEST_F(PescImporterTest, TwoMillionDeepDocumentIsRefusedAtTheDefaultDepthLimit) {
+  std::string xml = "<CollegeTranscript>";
+  xml.reserve(xml.size() + 2000000 * 3);
+  for (int i = 0; i < 2000000; ++i) xml += "<a>";
+  std::string path = Write("deep.xml", xml);
+  const long rss_before = PeakRssKb();
+  Outcome outcome = ReadPath(path);
+  const long rss_growth_kb = PeakRssKb() - rss_before;
+  ASSERT_FALSE(outcome.status.ok());
+  EXPECT_EQ(outcome.status.error().ToString(),
+            "deep.xml:1:785: elements are nested more than 256 deep");
+  EXPECT_LT(rss_growth_kb, 64 * 1024);
+}
+
+TEST_F(PescImporterTest, UnterminatedHugeCommentIsRefusedAtTheDefaultTokenLimit) {
+  // 20 MiB of comment that never ends: refused after 16 MiB, without holding the rest.
+  std::string xml = Transcript("1", "A");
+  xml.insert(xml.find("<Student>"), "<!-- " + std::string(20u << 20, 'x'));
+  std::string path = Write("comment.xml", xml);
+  const long rss_before = PeakRssKb();
+  Outcome outcome = ReadPath(path);
+  const long rss_growth_kb = PeakRssKb() - rss_before;
+  ASSERT_FALSE(outcome.status.ok());
+  EXPECT_EQ(outcome.status.error().ToString(),
+            "comment.xml:3:1: a single markup token (comment, tag or attribute) is longer than "
+            "16777216 bytes");
+  EXPECT_LT(rss_growth_kb, 96 * 1024);
+}
+
+TEST_F(PescImporterTest, FileOverTheDefaultSizeLimitIsRefusedBeforeParsing) {
+  // Sparse: 257 MiB on paper, nothing on disk; the size alone refuses it.
+  std::string path = Write("huge.xml", Transcript("1", "A"));
+  ASSERT_EQ(::truncate(path.c_str(), (256 << 20) + 1), 0);
+  Outcome outcome = ReadPath(path);
+  ASSERT_FALSE(outcome.status.ok());
+  EXPECT_EQ(outcome.status.error().ToString(),
+            "huge.xml: the file is larger than the limit of 268435456 bytes");
+  EXPECT_TRUE(outcome.sink.records.empty());
+}
+
+TEST(XmlElementTest, DeepTreeIsDestroyedWithoutRecursion) {
+  // Recursive destruction needs a stack frame per level: a million levels overflow an
+  // 8 MiB stack even at -O2 (and far fewer do under AddressSanitizer or on a thread stack).
+  auto root = std::make_unique<pesc::XmlElement>();
+  pesc::XmlElement* at = root.get();
+  for (int i = 0; i < 1000000; ++i) {
+    at->children.push_back(std::make_unique<pesc::XmlElement>());
+    at = at->children.back().get();
+  }
+  root.reset();
+  SUCCEED();
 }
 
 TEST_F(PescImporterTest, Utf16WithoutBomButDeclaredIsReadWithAWarning) {

@@ -150,6 +150,28 @@ class DocumentsTest(harness.TestCase):
         self.assertEqual(result.returncode, 1)
         self.assertIn("does not cover the whole file", result.stdout)
 
+        # Defect 12: hostile PDFs (anyone may upload one to the verify endpoint) give "not
+        # genuine" with a reason, never a crash: ranges near INT64_MAX, a truncated file, junk.
+        with open(good, "rb") as f:
+            pdf = f.read()
+        start = pdf.rindex(b"/ByteRange [") + len(b"/ByteRange ")
+        end = pdf.index(b"/Contents", start)
+        hostile = {}
+        for name, byte_range in (("max.pdf", b"[0 10 9223372036854775807 10]"),
+                                 ("wrap.pdf", b"[1 9223372036854775807 0 10]")):
+            hostile[name] = pdf[:start] + byte_range.ljust(end - start - 1) + pdf[end - 1:]
+        hostile["truncated.pdf"] = pdf[:len(pdf) // 2]
+        hostile["junk.pdf"] = b"%PDF-1.7\n" + bytes(range(256)) * 4
+        for name, data in hostile.items():
+            path = os.path.join(out, name)
+            with open(path, "wb") as f:
+                f.write(data)
+            result = site.verify(path)
+            self.assertEqual(result.returncode, 1, (name, result.stdout, result.stderr))
+            self.assertIn(": NOT GENUINE: ", result.stdout, name)
+            self.assertNotIn("terminate", result.stderr, name)
+        self.assertIn("lies outside the file", site.verify(os.path.join(out, "max.pdf")).stdout)
+
         revoked = site.export(docs["S0000002"]["id"], out)
         self.assertEqual(site.credctl("document", "revoke", docs["S0000002"]["public_id"],
                                       "--reason", "issued in error").returncode, 0)
