@@ -30,7 +30,7 @@ std::string OneLine(std::string_view text) {
 // SQLSTATE classes that mean "the server is not there (yet)" rather than "we did something
 // wrong": connection exceptions (08), and admin shutdown / crash / starting up (57P0x).
 // How long a credd session may sit idle inside a transaction before the server ends it.
-constexpr int kIdleInTransactionSeconds = 120;
+constexpr int kIdleInTransactionSeconds = 60;
 
 // States after which the same work succeeds later: the connection or server went away
 // (08, 57P0x), the server ran out of disk, memory or connections (53), a deadlock or

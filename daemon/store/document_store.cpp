@@ -23,6 +23,7 @@ constexpr const char* kClaimPending =
     "WHERE c.id = $1 AND c.status = 'active' "
     "AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.credential = c.id) "
     "FOR UPDATE OF c SKIP LOCKED";
+constexpr const char* kHasDocument = "SELECT 1 FROM documents WHERE credential = $1";
 constexpr const char* kCredentialById =
     "SELECT c.id, s.institution_id, s.student_id, c.kind, c.credential_key, c.locale, "
     "c.data::text, coalesce(c.source_pdf, ''::bytea), b.file_name || ':' || c.source_line, "
@@ -174,6 +175,10 @@ Result<std::optional<int64_t>> IssuePendingDocument(pqxx::connection& conn, int6
     pqxx::work txn(conn);
     pqxx::result claimed = txn.exec_params(kClaimPending, credential_id);
     if (claimed.empty()) return std::optional<int64_t>();  // Another credd's, or done.
+    // The claim's NOT EXISTS saw the snapshot its statement began with: a credd that
+    // committed the document between that and our lock is invisible to it. A new statement
+    // (READ COMMITTED: a new snapshot), taken while we hold the lock, sees it.
+    if (!txn.exec_params(kHasDocument, credential_id).empty()) return std::optional<int64_t>();
     Result<NewDocument> document = make(ReadPending(claimed[0]));
     if (!document) return document.error();  // The transaction rolls back, the lock goes.
     int64_t id = InsertDocument(txn, *document, actor);
