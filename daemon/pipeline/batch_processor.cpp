@@ -10,6 +10,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "common/hex.h"
 #include "common/unique_fd.h"
 #include "daemon/pipeline/record_identity.h"
 #include "daemon/pipeline/validate.h"
@@ -283,13 +284,7 @@ Result<std::string> Sha256OfFd(int fd, const std::string& where) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_DigestFinal_ex(ctx.get(), digest, &length);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
-  }
-  return hex;
+  return HexLower(digest, length);
 }
 
 Result<std::string> Sha256OfFile(const std::string& path) {

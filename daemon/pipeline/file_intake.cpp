@@ -39,7 +39,8 @@ FileIntake::FileIntake(Database& database, Logger& log, ProcessOptions options)
 void FileIntake::FolderFailed(const InstitutionConfig& institution, const std::string& problem) {
   // Every failure is logged at error level; the condition is recorded once per episode.
   log_.Error("intake.folder_failed", {{"institution", institution.id}, {"error", problem}});
-  if (failing_folders_.insert(institution.id).second) folder_problems_ = failing_folders_.size();
+  if (!failing_folders_.insert(institution.id).second) return;  // Recorded already.
+  folder_problems_ = failing_folders_.size();
   if (auto conn = database_.Connect()) {
     (void)SetCondition(**conn, institution.id, ConditionKind::kDropFolder, problem);
   }

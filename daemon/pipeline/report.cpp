@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "common/file_name.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
 
@@ -45,10 +46,7 @@ Result<bool> WriteAtomically(int dir_fd, const std::string& dir, const std::stri
   if (RAND_bytes(random, sizeof random) != 1) {
     return MakeError(ErrorCode::kInternal, "no random bytes for a temporary name", shown);
   }
-  std::string temp = ".credd-";
-  for (unsigned char b : random)
-    temp += "0123456789abcdef"[b >> 4], temp += "0123456789abcdef"[b & 0xf];
-  temp += ".tmp";
+  const std::string temp = ".credd-" + HexLower(random, sizeof random) + ".tmp";
   UniqueFd fd(
       ::openat(dir_fd, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640));
   if (!fd.valid()) return PosixError(ErrorCode::kIo, "cannot write", errno, shown);
@@ -170,11 +168,7 @@ std::string ReportBaseName(const std::string& name) {
   if (name.size() + kLongestSuffix.size() <= kNameMax) return name;
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(name.data()), name.size(), digest);
-  std::string tag = "~";
-  for (int i = 0; i < 4; ++i) {
-    tag += "0123456789abcdef"[digest[i] >> 4];
-    tag += "0123456789abcdef"[digest[i] & 0xf];
-  }
+  const std::string tag = "~" + HexLower(digest, 4);
   size_t keep = kNameMax - kLongestSuffix.size() - tag.size();
   // Cut before a UTF-8 continuation byte never, so a readable name stays readable.
   while (keep > 0 && (static_cast<unsigned char>(name[keep]) & 0xc0) == 0x80) --keep;

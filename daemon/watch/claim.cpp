@@ -157,19 +157,6 @@ ClaimResult ClaimFile(const std::string& institution_dir, const std::string& nam
     return result;
   }
 
-  auto moved_or_failed = [&](Result<std::string> moved, ClaimResult::Kind kind) {
-    if (!moved) {
-      // Gone means another credd (or a person) took it first; anything else is a folder
-      // credd cannot use, which somebody must hear about.
-      result.kind = moved.error().code == ErrorCode::kNoInput ? ClaimResult::Kind::kGone
-                                                              : ClaimResult::Kind::kFailed;
-      result.reason = moved.error().ToString();
-      return std::move(result);
-    }
-    result.kind = kind;
-    result.name = *moved;
-    return std::move(result);
-  };
   // The caller moves a refused entry, after writing its report under the name it gets.
   auto refuse = [&](std::string reason) {
     result.kind = ClaimResult::Kind::kRefused;
@@ -244,9 +231,19 @@ ClaimResult ClaimFile(const std::string& institution_dir, const std::string& nam
     result.ready_check = ReadyCheck::kSettleTime;
   }
 
+  Result<std::string> moved = MoveBetween(institution_dir, "incoming", name, "processing");
+  if (!moved) {
+    // Gone means another credd (or a person) took it first; anything else is a folder
+    // credd cannot use, which somebody must hear about.
+    result.kind = moved.error().code == ErrorCode::kNoInput ? ClaimResult::Kind::kGone
+                                                            : ClaimResult::Kind::kFailed;
+    result.reason = moved.error().ToString();
+    return result;
+  }
+  result.kind = ClaimResult::Kind::kClaimed;
+  result.name = *moved;
   result.file = std::move(file);
-  return moved_or_failed(MoveBetween(institution_dir, "incoming", name, "processing"),
-                         ClaimResult::Kind::kClaimed);
+  return result;
 }
 
 }  // namespace credd
