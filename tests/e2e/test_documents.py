@@ -26,10 +26,11 @@ def run_tool(*args):
 class Site(Installation):
     """An installation that signs, with two institutions: one English, one French."""
 
-    def __init__(self, test, key_name="signing"):
+    def __init__(self, test, key_name="signing", signing=None):
+        """signing: the config's signing section (default: a fresh key file and certificate)."""
         keys = harness.make_temp_dir(test)
         self.key, self.cert, self.ca = make_signing_key(keys, key_name)
-        signing = f"signing:\n  key: '{self.key}'\n  certificate: '{self.cert}'\n"
+        signing = signing or f"signing:\n  key: '{self.key}'\n  certificate: '{self.cert}'\n"
         institutions = (
             f"  - id: {EN}\n    name_en: Test College\n    name_fr: Collège Test\n"
             f"  - id: {FR}\n    name_en: Test College\n    name_fr: Collège Test\n"
@@ -204,6 +205,60 @@ class DocumentsTest(harness.TestCase):
         result = site.credctl("document", "reissue", str(docs["S0000001"]["id"]))
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(site.verify(good).returncode, 2)
+
+    def test_a_key_in_softhsm_signs_and_its_pin_is_never_shown(self):
+        """The key lives in a SoftHSM2 token and its PIN is in the pkcs11: URI, as some HSM
+        guides write it. Documents are signed, and the PIN appears nowhere credd writes: not
+        in `credctl keys list`, the database, `credctl status` or the log."""
+        pin = "73519"
+        keys = harness.make_temp_dir(self)
+        key, cert, ca = make_signing_key(keys, "hsm")
+        tokens = os.path.join(keys, "tokens")
+        os.mkdir(tokens)
+        conf = os.path.join(keys, "softhsm2.conf")
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write(f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n")
+        previous = os.environ.get("SOFTHSM2_CONF")
+        os.environ["SOFTHSM2_CONF"] = conf  # credd and credctl inherit it.
+        self.addCleanup(lambda: os.environ.pop("SOFTHSM2_CONF") if previous is None
+                        else os.environ.__setitem__("SOFTHSM2_CONF", previous))
+        for args in (["--init-token", "--free", "--label", "credd-e2e", "--pin", pin, "--so-pin", "86420"],
+                     ["--import", key, "--token", "credd-e2e", "--label", "signing", "--id", "01",
+                      "--pin", pin]):
+            result = run_tool("softhsm2-util", *args)
+            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        uri = f"pkcs11:token=credd-e2e;object=signing;type=private?pin-value={pin}"
+        site = Site(self, signing=f"signing:\n  key: '{uri}'\n  certificate: '{cert}'\n")
+        site.start()
+        site.drop(EN, "hsm.csv", HEADER + csv_row(1) + csv_row(2))
+        site.report(EN, "hsm.csv")
+        harness.wait_for(lambda: site.count("SELECT count(*) FROM documents") == 2, 120,
+                         what="two documents signed in the token")
+        out = harness.make_temp_dir(self)
+        for doc in site.documents():
+            path = site.export(doc["id"], out)
+            check_pdf(self, path)
+            self.assertEqual(site.verify(path).returncode, 0)
+
+        listing = site.credctl("keys", "list", "--json")
+        self.assertEqual(listing.returncode, 0, listing.stderr)
+        keys_listed = json.loads(listing.stdout)["keys"]
+        self.assertEqual([k["status"] for k in keys_listed], ["active"])
+        self.assertNotIn(pin, listing.stdout)
+        self.assertNotIn("pin-value", listing.stdout)
+        self.assertIn("pkcs11:token=credd-e2e;object=signing;type=private", listing.stdout)
+        plain = site.credctl("keys", "list")
+        self.assertEqual(plain.returncode, 0, plain.stderr)
+        self.assertNotIn(pin, plain.stdout + plain.stderr)
+        status = site.credctl("status", "--json")
+        self.assertNotIn(pin, status.stdout + status.stderr)
+        self.assertEqual(site.count(
+            f"SELECT count(*) FROM signing_keys WHERE key_reference LIKE '%{pin}%'"), 0)
+        self.assertEqual(site.count(
+            f"SELECT count(*) FROM audit_events WHERE details::text LIKE '%{pin}%'"), 0)
+        site.daemon.signal(signal.SIGTERM)
+        site.daemon.wait()
+        self.assertNotIn(pin, site.daemon.log())
 
     def test_third_party_pdfs_are_signed_without_changing_a_byte(self):
         site = Site(self)
