@@ -169,6 +169,10 @@ Result<UpdatePlan> PlanUpdate(std::string_view pdf, const SignOptions& options,
     const std::set<std::string> taken = FieldNames(acro_form);
     // A damaged file is read by qpdf through a rebuilt xref, which the update's /Prev
     // could not point at; signing it would produce a file every checker complains about.
+    // qpdf reads objects lazily, so every object is read here: damage in one that the
+    // update does not touch (a font, say) still makes verifiers rebuild the xref, and then
+    // they may not find the signature at all.
+    for (QPDFObjectHandle& object : qpdf.getAllObjects()) (void)object.getTypeCode();
     if (qpdf.anyWarnings()) {
       std::vector<QPDFExc> warnings = qpdf.getWarnings();
       return MakeError(ErrorCode::kData,

@@ -614,6 +614,25 @@ TEST_F(SignTest, RefusesObjectNumbersThatLeaveNoRoomForTheUpdate) {
   }
 }
 
+// Found by the sign fuzz target: qpdf reads objects lazily, so damage in an object that the
+// update never touches went unseen; the signed file then sent verifiers into a rebuilt xref
+// that did not find the signature.
+TEST_F(SignTest, RefusesAPdfDamagedInAnObjectTheUpdateDoesNotTouch) {
+  std::string pdf = PdfWithObjectNumber(4, 5);
+  const std::string object = "4 0 obj\n42\n";
+  const size_t at = pdf.find(object);
+  ASSERT_NE(at, std::string::npos);
+  pdf.replace(at, object.size(), "4 0 obj\nx]\n");  // Same length: every offset still holds.
+  auto signed_pdf = SignPdf(pdf, EcKey(), Options("damaged.pdf"));
+  ASSERT_FALSE(signed_pdf.ok()) << "signed a damaged PDF";
+  EXPECT_EQ(signed_pdf.error().code, ErrorCode::kData);
+  EXPECT_NE(signed_pdf.error().ToString().find("damaged.pdf: damaged PDF cannot be signed"),
+            std::string::npos)
+      << signed_pdf.error().ToString();
+  // The undamaged file signs.
+  EXPECT_TRUE(SignPdf(PdfWithObjectNumber(4, 5), EcKey(), Options("whole.pdf")).ok());
+}
+
 TEST_F(SignTest, RejectsAMalformedSigningTime) {
   SignOptions options = Options("x.pdf");
   options.signing_time = "2026-11-28";

@@ -47,6 +47,9 @@ Result<PdfCheck> CheckPdf(std::string_view bytes, const std::string& name) {
     if (pdf.getRoot().getKey("/Pages").isNull() || pdf.getAllPages().empty()) {
       return MakeError(ErrorCode::kData, "not a valid PDF: it has no pages");
     }
+    // qpdf reads objects lazily: every object is read, so that damage the pages do not
+    // reach (a font, an unreferenced object) is found here, as the signer would find it.
+    for (QPDFObjectHandle& object : pdf.getAllObjects()) (void)object.getTypeCode();
     PdfCheck check;
     std::vector<QPDFExc> warnings = pdf.getWarnings();
     if (!warnings.empty()) {

@@ -29,12 +29,23 @@ std::string Row(const std::string& file, const std::string& id = "00123") {
   return file + "," + id + ",Tremblay,Marie,m@uni.ca,,fr,diploma,BSc,2024-06-01\n";
 }
 
-// A small valid PDF: one empty page, written by qpdf.
-std::string MakePdf(const char* user_password = nullptr, const char* owner_password = nullptr) {
+// A small valid PDF: one empty page, written by qpdf; with_font gives the page a font in
+// an object of its own.
+std::string MakePdf(const char* user_password = nullptr, const char* owner_password = nullptr,
+                    bool with_font = false) {
   QPDF pdf;
   pdf.emptyPDF();
   QPDFObjectHandle page =
       pdf.makeIndirectObject(QPDFObjectHandle::parse("<< /Type /Page /MediaBox [0 0 612 792] >>"));
+  if (with_font) {
+    QPDFObjectHandle font = pdf.makeIndirectObject(
+        QPDFObjectHandle::parse("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"));
+    QPDFObjectHandle fonts = QPDFObjectHandle::newDictionary();
+    fonts.replaceKey("/F1", font);
+    QPDFObjectHandle resources = QPDFObjectHandle::newDictionary();
+    resources.replaceKey("/Font", fonts);
+    page.replaceKey("/Resources", resources);
+  }
   pdf.addPage(page, false);
   QPDFWriter writer(pdf);
   writer.setOutputMemory();
@@ -299,6 +310,30 @@ TEST_F(PdfManifestImporterTest, UnnamedPdfsAreWarningsAndDamagedPdfsAreRejected)
   EXPECT_EQ(sink.warnings,
             (std::vector<std::string>{
                 "batch.zip: file: 'extra.PDF' is in the archive but no manifest row names it"}));
+}
+
+// Found by the sign fuzz target: qpdf reads objects lazily, and damage that walking the
+// pages does not reach (here the page's font) passed the check, then failed at signing.
+TEST_F(PdfManifestImporterTest, DamageOutsideThePageTreeIsFoundToo) {
+  std::string damaged = MakePdf(nullptr, nullptr, true);
+  const std::string font = "/BaseFont /Helvetica";
+  const size_t at = damaged.find(font);
+  ASSERT_NE(at, std::string::npos);
+  damaged.replace(at, font.size(), "x]" + std::string(font.size() - 2, ' '));  // Offsets hold.
+  RecordingSink sink("batch.zip");
+  EXPECT_EQ(
+      ImportZip({{"manifest.csv", kHeader + Row("damaged.pdf")}, {"damaged.pdf", damaged}}, sink),
+      "ok");
+  EXPECT_TRUE(sink.records.empty());
+  ASSERT_EQ(sink.errors.size(), 1u);
+  EXPECT_NE(sink.errors[0].find("'damaged.pdf' is damaged and cannot be signed"), std::string::npos)
+      << sink.errors[0];
+  RecordingSink whole("batch.zip");
+  EXPECT_EQ(ImportZip({{"manifest.csv", kHeader + Row("whole.pdf")},
+                       {"whole.pdf", MakePdf(nullptr, nullptr, true)}},
+                      whole),
+            "ok");
+  EXPECT_EQ(whole.records.size(), 1u);
 }
 
 // A zip that must be refused as a whole, and the exact Status it must produce.
