@@ -35,8 +35,9 @@ int StudentFindCommand(const GlobalOptions& global, const StudentOptions& option
 int StudentAddEmailCommand(const GlobalOptions& global, const StudentOptions& options,
                            const std::string& actor, Logger& log, std::ostream& out,
                            std::ostream& err);
-int InviteResendCommand(const GlobalOptions& global, const StudentOptions& options, Logger& log,
-                        std::ostream& out, std::ostream& err);
+int InviteResendCommand(const GlobalOptions& global, const StudentOptions& options,
+                        const std::string& actor, Logger& log, std::ostream& out,
+                        std::ostream& err);
 
 // "credctl:<login>", for audit events.
 std::string CommandActor();

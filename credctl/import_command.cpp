@@ -16,6 +16,7 @@
 #include "daemon/pipeline/document_issuer.h"
 #include "daemon/pipeline/record_identity.h"
 #include "daemon/pipeline/signing_setup.h"
+#include "daemon/store/document_store.h"
 #include "daemon/store/institutions.h"
 #include "daemon/store/migrations.h"
 #include "importers/importer.h"
@@ -64,23 +65,11 @@ std::string PdfName(const std::string& student_id, const std::string& kind,
                     const std::string& document_id);
 
 // Writes the active documents of a batch's credentials into `dir`.
-Status ExportBatch(pqxx::connection& conn, int64_t batch_id, const std::string& dir) {
-  try {
-    pqxx::read_transaction txn(conn);
-    pqxx::result rows = txn.exec_params(
-        "SELECT s.student_id, c.kind, d.public_id::text, d.pdf FROM documents d "
-        "JOIN credentials c ON c.id = d.credential JOIN students s ON s.id = c.student "
-        "WHERE c.batch = $1 AND d.status = 'active' ORDER BY d.id",
-        batch_id);
-    for (const pqxx::row& row : rows) {
-      std::string name =
-          PdfName(row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>());
-      if (Status s = WriteFile(dir + "/" + name, pqxx::binarystring(row[3]).str()); !s) return s;
-    }
-    return Status::Ok();
-  } catch (const std::exception& e) {
-    return PqError("exporting the documents of batch " + std::to_string(batch_id), e);
-  }
+Status ExportBatch(Store& store, int64_t batch_id, const std::string& dir) {
+  return VisitBatchDocuments(store, batch_id, [&](const ExportedDocument& document) {
+    return WriteFile(dir + "/" + PdfName(document.student_id, document.kind, document.public_id),
+                     document.pdf);
+  });
 }
 
 Status WriteFile(const std::string& path, const std::string& bytes) {

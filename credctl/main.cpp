@@ -139,7 +139,8 @@ int main(int argc, char** argv) {
   }
   if (resend->parsed()) {
     student_options.kind = resend_to;
-    return credd::ctl::InviteResendCommand(global, student_options, log, std::cout, std::cerr);
+    return credd::ctl::InviteResendCommand(global, student_options, actor, log, std::cout,
+                                           std::cerr);
   }
   if (keys_list->parsed()) return credd::ctl::KeysListCommand(global, log, std::cout, std::cerr);
   if (keys_add->parsed()) {

@@ -4,7 +4,6 @@
 
 #include <memory>
 #include <ostream>
-#include <pqxx/pqxx>
 
 #include "common/log.h"
 #include "common/result.h"
@@ -17,7 +16,7 @@ namespace credd::ctl {
 struct Session {
   Config config;
   std::unique_ptr<Database> database;
-  std::unique_ptr<pqxx::connection> conn;
+  std::unique_ptr<Store> conn;
 };
 
 // Config problems are printed to err, one per line, and returned as kConfig.

@@ -156,7 +156,7 @@ Result<int> Mailer::RunOnce(const Config& config, std::chrono::system_clock::tim
   return handled;
 }
 
-Result<int> Mailer::RunInstitution(pqxx::connection& conn, const Config& config,
+Result<int> Mailer::RunInstitution(Store& conn, const Config& config,
                                    const InstitutionConfig& institution, const std::string& now_iso,
                                    std::chrono::system_clock::time_point now) {
   const InvitationConfig& inv = institution.invitations;
@@ -211,9 +211,8 @@ Result<int> Mailer::RunInstitution(pqxx::connection& conn, const Config& config,
   return sent;
 }
 
-Status Mailer::SendOne(pqxx::connection& conn, const Config& config,
-                       const InstitutionConfig& institution, const ClaimedMail& mail,
-                       std::chrono::system_clock::time_point now) {
+Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfig& institution,
+                       const ClaimedMail& mail, std::chrono::system_clock::time_point now) {
   const InvitationConfig& inv = institution.invitations;
   const bool french = mail.locale == "fr";
   nlohmann::json values = {

@@ -54,10 +54,10 @@ class Mailer {
   void SetHeartbeat(Heartbeat* heartbeat) { options_.heartbeat = heartbeat; }
 
  private:
-  Result<int> RunInstitution(pqxx::connection& conn, const Config& config,
+  Result<int> RunInstitution(Store& conn, const Config& config,
                              const InstitutionConfig& institution, const std::string& now_iso,
                              std::chrono::system_clock::time_point now);
-  Status SendOne(pqxx::connection& conn, const Config& config, const InstitutionConfig& institution,
+  Status SendOne(Store& conn, const Config& config, const InstitutionConfig& institution,
                  const ClaimedMail& mail, std::chrono::system_clock::time_point now);
 
   Database& database_;

@@ -148,7 +148,7 @@ class ValidatingSink : public RecordSink {
 class StoringSink : public RecordSink {
  public:
   // chunk_size 0: the whole file is one transaction (reject_file), flushed in pieces.
-  StoringSink(pqxx::connection& conn, const BatchRow& batch, const InstitutionConfig& institution,
+  StoringSink(Store& conn, const BatchRow& batch, const InstitutionConfig& institution,
               ValidationOptions validation, const ProcessOptions& process, int chunk_size,
               std::string file)
       : file_(std::move(file)),
@@ -235,7 +235,7 @@ class StoringSink : public RecordSink {
   static constexpr int kFlushRecords = 500;
 
   std::string file_;
-  pqxx::connection& conn_;
+  Store& conn_;
   BatchRow batch_;
   const InstitutionConfig& institution_;
   ValidationOptions validation_;
@@ -375,17 +375,10 @@ Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
 
   auto conn_result = database_->Connect();
   if (!conn_result) return conn_result.error();
-  pqxx::connection& conn = **conn_result;
-
-  // One importer per content at a time, across processes: a second drop of the same bytes
-  // waits here, then finds the first batch finished and becomes a duplicate. The lock is
-  // the session's, so a killed process releases it with its connection.
-  const std::string lock_key = institution.id + ":" + input.sha256;
-  try {
-    pqxx::nontransaction txn(conn);
-    txn.exec_params("SELECT pg_advisory_lock(hashtextextended($1, 0))", lock_key);
-  } catch (const std::exception& e) {
-    return PqError("locking the batch of " + input.display_name, e);
+  Store& conn = **conn_result;
+  // One importer per content at a time, across processes (released with the connection).
+  if (Status locked = LockBatchContent(conn, institution.id, input.sha256); !locked) {
+    return locked.error();
   }
 
   auto start = BeginBatch(conn, institution.id, input.sha256, input.display_name, input.format,

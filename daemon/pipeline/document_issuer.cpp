@@ -122,8 +122,7 @@ void DocumentIssuer::LogIssued(const InstitutionConfig& institution,
                                 {"student_id", credential.student_id}});
 }
 
-Result<int64_t> DocumentIssuer::IssueFor(pqxx::connection& conn,
-                                         const InstitutionConfig& institution,
+Result<int64_t> DocumentIssuer::IssueFor(Store& conn, const InstitutionConfig& institution,
                                          const PendingCredential& credential) const {
   auto document = Make(institution, credential);
   if (!document) return document.error();
@@ -133,8 +132,7 @@ Result<int64_t> DocumentIssuer::IssueFor(pqxx::connection& conn,
   return id;
 }
 
-Result<int> DocumentIssuer::IssuePending(pqxx::connection& conn,
-                                         const InstitutionConfig& institution) const {
+Result<int> DocumentIssuer::IssuePending(Store& conn, const InstitutionConfig& institution) const {
   int issued = 0;
   std::vector<int64_t> passed;  // Failed, or held by another credd: not retried this run.
   while (true) {

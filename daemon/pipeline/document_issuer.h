@@ -55,10 +55,10 @@ class DocumentIssuer {
   // Issues and stores a document for every active credential of the institution that has
   // none. Returns how many were stored; a credential that cannot be rendered is logged and
   // skipped (it stays pending), a database failure stops the run.
-  Result<int> IssuePending(pqxx::connection& conn, const InstitutionConfig& institution) const;
+  Result<int> IssuePending(Store& conn, const InstitutionConfig& institution) const;
 
   // Issues and stores a new document for one credential (credctl document reissue).
-  Result<int64_t> IssueFor(pqxx::connection& conn, const InstitutionConfig& institution,
+  Result<int64_t> IssueFor(Store& conn, const InstitutionConfig& institution,
                            const PendingCredential& credential) const;
 
   const sign::SigningKey& key() const { return key_; }

@@ -50,7 +50,7 @@ IssuerOptions IssuerOptionsFor(const SigningSetup& setup, const std::string& act
   return options;
 }
 
-Status RegisterActiveKey(pqxx::connection& conn, const Config& config, const sign::SigningKey& key,
+Status RegisterActiveKey(Store& conn, const Config& config, const sign::SigningKey& key,
                          const std::string& actor) {
   auto row = DescribeSigningKey(key, config.signing.key);
   if (!row) return row.error();

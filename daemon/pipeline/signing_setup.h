@@ -6,7 +6,6 @@
 
 #include <memory>
 #include <optional>
-#include <pqxx/pqxx>
 #include <string>
 
 #include "common/result.h"
@@ -15,6 +14,7 @@
 #include "daemon/render/renderer.h"
 #include "daemon/sign/signing_key.h"
 #include "daemon/sign/tsa_client.h"
+#include "daemon/store/store.h"
 
 namespace credd {
 
@@ -32,7 +32,7 @@ IssuerOptions IssuerOptionsFor(const SigningSetup& setup, const std::string& act
 Result<SigningSetup> LoadSigningSetup(const Config& config, const std::string& built_in_templates);
 
 // Records the configured key in signing_keys as the active key (retiring the previous).
-Status RegisterActiveKey(pqxx::connection& conn, const Config& config, const sign::SigningKey& key,
+Status RegisterActiveKey(Store& conn, const Config& config, const sign::SigningKey& key,
                          const std::string& actor);
 
 }  // namespace credd

@@ -4,6 +4,8 @@
 
 #include "common/json_quote.h"
 #include "daemon/store/database.h"
+#include "daemon/store/internal/audit.h"
+#include "daemon/store/internal/pq.h"
 
 namespace credd {
 namespace {
@@ -31,9 +33,6 @@ const std::string kInsertDuplicate =
         "total, duplicates, error_policy, finished_at) "
         "VALUES ($1, $2, $3, $4, 'duplicate', $5, $6, $6, $7, now()) RETURNING ") +
     kBatchColumns;
-constexpr const char* kInsertAudit =
-    "INSERT INTO audit_events (actor, institution_id, event, subject, details) "
-    "VALUES ($1, $2, $3, $4, $5::jsonb)";
 
 constexpr const char* kStoreChunk =
     "SELECT ordinal, outcome, version FROM credd_store_chunk($1, $2, $3::jsonb, $4::jsonb, $5, "
@@ -83,10 +82,11 @@ BatchCounts& BatchCounts::operator+=(const BatchCounts& other) {
   return *this;
 }
 
-Result<BatchStart> BeginBatch(pqxx::connection& conn, const std::string& institution_id,
+Result<BatchStart> BeginBatch(Store& store, const std::string& institution_id,
                               const std::string& sha256, const std::string& file_name,
                               const std::string& format, const std::string& error_policy,
                               bool resuming) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     BatchStart start;
@@ -101,10 +101,11 @@ Result<BatchStart> BeginBatch(pqxx::connection& conn, const std::string& institu
       } else {
         start.kind = BatchStart::Kind::kNew;
         start.batch = ReadBatch(inserted[0]);
-        txn.exec_params(kInsertAudit, "credd", institution_id, "batch.received",
-                        "batch:" + std::to_string(start.batch.id),
-                        "{\"file\": " + JsonQuote(file_name) + ", \"sha256\": \"" + sha256 +
-                            "\", \"format\": " + JsonQuote(format) + "}");
+        AppendAudit(txn, {"credd",
+                          institution_id,
+                          "batch.received",
+                          "batch:" + std::to_string(start.batch.id),
+                          {{"file", file_name}, {"sha256", sha256}, {"format", format}}});
         txn.commit();
         return start;
       }
@@ -127,10 +128,11 @@ Result<BatchStart> BeginBatch(pqxx::connection& conn, const std::string& institu
     start.kind = BatchStart::Kind::kDuplicate;
     start.batch = ReadBatch(dup[0]);
     start.original = original;
-    txn.exec_params(kInsertAudit, "credd", institution_id, "batch.duplicate",
-                    "batch:" + std::to_string(start.batch.id),
-                    "{\"file\": " + JsonQuote(file_name) +
-                        ", \"duplicate_of\": " + std::to_string(original.id) + "}");
+    AppendAudit(txn, {"credd",
+                      institution_id,
+                      "batch.duplicate",
+                      "batch:" + std::to_string(start.batch.id),
+                      {{"file", file_name}, {"duplicate_of", original.id}}});
     txn.commit();
     return start;
   } catch (const std::exception& e) {
@@ -138,14 +140,30 @@ Result<BatchStart> BeginBatch(pqxx::connection& conn, const std::string& institu
   }
 }
 
-ChunkWriter::ChunkWriter(pqxx::connection& conn, const BatchRow& batch, std::string actor,
-                         InviteMode invite)
-    : conn_(conn), batch_(batch), actor_(std::move(actor)), invite_(invite) {}
+Status LockBatchContent(Store& store, const std::string& institution_id,
+                        const std::string& sha256) {
+  try {
+    pqxx::nontransaction txn(Pq(store));
+    txn.exec_params("SELECT pg_advisory_lock(hashtextextended($1, 0))",
+                    institution_id + ":" + sha256);
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return PqError("locking the batch of " + sha256, e);
+  }
+}
+
+struct ChunkWriter::Transaction {
+  explicit Transaction(pqxx::connection& conn) : work(conn) {}
+  pqxx::work work;
+};
+
+ChunkWriter::ChunkWriter(Store& store, const BatchRow& batch, std::string actor, InviteMode invite)
+    : store_(store), batch_(batch), actor_(std::move(actor)), invite_(invite) {}
 
 ChunkWriter::~ChunkWriter() {
   if (txn_) {
     try {
-      txn_->abort();
+      txn_->work.abort();
     } catch (const std::exception&) {
       // The connection is already gone, which rolls the transaction back by itself.
     }
@@ -193,11 +211,11 @@ void ChunkWriter::AddError(const RecordError& error, bool warning) {
 Result<ChunkOutcome> ChunkWriter::Flush(int records_processed, int total, int rejected) {
   ChunkOutcome outcome;
   try {
-    if (!txn_) txn_ = std::make_unique<pqxx::work>(conn_);
-    pqxx::result rows =
-        txn_->exec_params(kStoreChunk, batch_.id, actor_, "[" + records_ + "]", "[" + errors_ + "]",
-                          records_processed, total, rejected, invite_ != InviteMode::kNone,
-                          invite_ == InviteMode::kInvitationsAndNotices);
+    if (!txn_) txn_ = std::make_unique<Transaction>(Pq(store_));
+    pqxx::result rows = txn_->work.exec_params(kStoreChunk, batch_.id, actor_, "[" + records_ + "]",
+                                               "[" + errors_ + "]", records_processed, total,
+                                               rejected, invite_ != InviteMode::kNone,
+                                               invite_ == InviteMode::kInvitationsAndNotices);
     for (const pqxx::row& row : rows) {
       std::string kind = row[1].as<std::string>();
       if (kind == "stored") {
@@ -223,7 +241,7 @@ Result<ChunkOutcome> ChunkWriter::Commit(int records_processed, int total, int r
   Result<ChunkOutcome> outcome = Flush(records_processed, total, rejected);
   if (!outcome) return outcome;
   try {
-    txn_->commit();
+    txn_->work.commit();
     txn_.reset();
   } catch (const std::exception& e) {
     txn_.reset();
@@ -232,19 +250,19 @@ Result<ChunkOutcome> ChunkWriter::Commit(int records_processed, int total, int r
   return outcome;
 }
 
-Status FinishBatch(pqxx::connection& conn, int64_t batch_id, const std::string& status,
+Status FinishBatch(Store& store, int64_t batch_id, const std::string& status,
                    const std::string& error_message, const std::string& actor) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     pqxx::row row = txn.exec_params1(kFinishBatch, batch_id, status, error_message);
-    std::string details = "{\"total\": " + row[1].as<std::string>() +
-                          ", \"accepted\": " + row[2].as<std::string>() +
-                          ", \"rejected\": " + row[3].as<std::string>() +
-                          ", \"duplicates\": " + row[4].as<std::string>();
-    if (!error_message.empty()) details += ", \"reason\": " + JsonQuote(error_message);
-    details += "}";
-    txn.exec_params(kInsertAudit, actor, row[0].as<std::string>(), "batch." + status,
-                    "batch:" + std::to_string(batch_id), details);
+    nlohmann::json details = {{"total", row[1].as<int64_t>()},
+                              {"accepted", row[2].as<int64_t>()},
+                              {"rejected", row[3].as<int64_t>()},
+                              {"duplicates", row[4].as<int64_t>()}};
+    if (!error_message.empty()) details["reason"] = error_message;
+    AppendAudit(txn, {actor, row[0].as<std::string>(), "batch." + status,
+                      "batch:" + std::to_string(batch_id), std::move(details)});
     txn.commit();
     return Status::Ok();
   } catch (const std::exception& e) {
@@ -252,7 +270,8 @@ Status FinishBatch(pqxx::connection& conn, int64_t batch_id, const std::string& 
   }
 }
 
-Result<BatchRow> LoadBatch(pqxx::connection& conn, int64_t batch_id) {
+Result<BatchRow> LoadBatch(Store& store, int64_t batch_id) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::read_transaction txn(conn);
     pqxx::result r = txn.exec_params(kSelectBatchById, batch_id);
@@ -265,7 +284,8 @@ Result<BatchRow> LoadBatch(pqxx::connection& conn, int64_t batch_id) {
   }
 }
 
-Result<std::vector<StoredRecordError>> LoadBatchErrors(pqxx::connection& conn, int64_t batch_id) {
+Result<std::vector<StoredRecordError>> LoadBatchErrors(Store& store, int64_t batch_id) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::read_transaction txn(conn);
     std::vector<StoredRecordError> errors;

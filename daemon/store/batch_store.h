@@ -8,11 +8,11 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/store/store.h"
 #include "importers/record.h"
 
 namespace credd {
@@ -52,11 +52,17 @@ struct BatchStart {
   BatchRow original;  // For kDuplicate: the batch first imported with this content.
 };
 
+// Waits for, then holds until the Store is closed, the lock that lets one importer at a
+// time work on this content (institution, sha256), across processes: a second drop of the
+// same bytes waits here, then finds the first batch finished. The lock belongs to the
+// connection, so a killed process releases it with its connection.
+Status LockBatchContent(Store& store, const std::string& institution_id, const std::string& sha256);
+
 // Finds or creates the batch for (institution, sha256). Race-safe across processes: the
 // partial unique index decides, and the loser re-reads. `resuming` (the file was found in
 // processing/ after a crash) turns "already imported" into kAlreadyFinished: the crash came
 // after the batch finished but before the file was moved.
-Result<BatchStart> BeginBatch(pqxx::connection& conn, const std::string& institution_id,
+Result<BatchStart> BeginBatch(Store& store, const std::string& institution_id,
                               const std::string& sha256, const std::string& file_name,
                               const std::string& format, const std::string& error_policy,
                               bool resuming);
@@ -82,7 +88,7 @@ enum class InviteMode {
 class ChunkWriter {
  public:
   // `actor` names who writes, for the audit events ("credd", "credctl:alice").
-  ChunkWriter(pqxx::connection& conn, const BatchRow& batch, std::string actor,
+  ChunkWriter(Store& store, const BatchRow& batch, std::string actor,
               InviteMode invite = InviteMode::kNone);
   ~ChunkWriter();
   ChunkWriter(const ChunkWriter&) = delete;
@@ -104,11 +110,12 @@ class ChunkWriter {
   Result<ChunkOutcome> Commit(int records_processed, int total, int rejected);
 
  private:
-  pqxx::connection& conn_;
+  struct Transaction;  // The open pqxx::work; see batch_store.cpp.
+  Store& store_;
   BatchRow batch_;
   std::string actor_;
   InviteMode invite_;
-  std::unique_ptr<pqxx::work> txn_;
+  std::unique_ptr<Transaction> txn_;
   std::string records_;  // JSON array elements, comma-separated.
   std::string errors_;
   size_t record_count_ = 0;
@@ -117,7 +124,7 @@ class ChunkWriter {
 
 // Marks a batch finished (done or rejected), with the file-level reason if any, and writes
 // the batch.<status> audit event.
-Status FinishBatch(pqxx::connection& conn, int64_t batch_id, const std::string& status,
+Status FinishBatch(Store& store, int64_t batch_id, const std::string& status,
                    const std::string& error_message, const std::string& actor);
 
 // A stored error or warning of a batch, as the report prints it.
@@ -126,7 +133,7 @@ struct StoredRecordError {
   bool warning = false;
 };
 
-Result<BatchRow> LoadBatch(pqxx::connection& conn, int64_t batch_id);
-Result<std::vector<StoredRecordError>> LoadBatchErrors(pqxx::connection& conn, int64_t batch_id);
+Result<BatchRow> LoadBatch(Store& store, int64_t batch_id);
+Result<std::vector<StoredRecordError>> LoadBatchErrors(Store& store, int64_t batch_id);
 
 }  // namespace credd

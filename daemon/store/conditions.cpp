@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "daemon/store/database.h"
+#include "daemon/store/internal/pq.h"
 
 namespace credd {
 namespace {
@@ -42,8 +43,9 @@ std::optional<ConditionKind> ParseConditionKind(std::string_view name) {
   return std::nullopt;
 }
 
-Status SetCondition(pqxx::connection& conn, const std::string& institution_id, ConditionKind kind,
+Status SetCondition(Store& store, const std::string& institution_id, ConditionKind kind,
                     const std::string& detail) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     txn.exec_params(kUpsert, institution_id, std::string(ConditionName(kind)), detail);
@@ -54,8 +56,8 @@ Status SetCondition(pqxx::connection& conn, const std::string& institution_id, C
   }
 }
 
-Result<bool> ClearCondition(pqxx::connection& conn, const std::string& institution_id,
-                            ConditionKind kind) {
+Result<bool> ClearCondition(Store& store, const std::string& institution_id, ConditionKind kind) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     pqxx::result r = txn.exec_params(kDelete, institution_id, std::string(ConditionName(kind)));
@@ -66,8 +68,8 @@ Result<bool> ClearCondition(pqxx::connection& conn, const std::string& instituti
   }
 }
 
-Result<bool> HasCondition(pqxx::connection& conn, const std::string& institution_id,
-                          ConditionKind kind) {
+Result<bool> HasCondition(Store& store, const std::string& institution_id, ConditionKind kind) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::read_transaction txn(conn);
     return txn.exec_params1(kExists, institution_id, std::string(ConditionName(kind)))[0]
@@ -77,7 +79,8 @@ Result<bool> HasCondition(pqxx::connection& conn, const std::string& institution
   }
 }
 
-Result<std::vector<ConditionRow>> ListConditions(pqxx::connection& conn) {
+Result<std::vector<ConditionRow>> ListConditions(Store& store) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::read_transaction txn(conn);
     std::vector<ConditionRow> rows;

@@ -5,12 +5,12 @@
 #pragma once
 
 #include <optional>
-#include <pqxx/pqxx>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/store/store.h"
 
 namespace credd {
 
@@ -31,14 +31,12 @@ struct ConditionRow {
 };
 
 // Records (or refreshes the detail of) a condition; `since` stays that of its first report.
-Status SetCondition(pqxx::connection& conn, const std::string& institution_id, ConditionKind kind,
+Status SetCondition(Store& store, const std::string& institution_id, ConditionKind kind,
                     const std::string& detail);
 // Clears it; true when there was one.
-Result<bool> ClearCondition(pqxx::connection& conn, const std::string& institution_id,
-                            ConditionKind kind);
+Result<bool> ClearCondition(Store& store, const std::string& institution_id, ConditionKind kind);
 // Whether the condition holds now.
-Result<bool> HasCondition(pqxx::connection& conn, const std::string& institution_id,
-                          ConditionKind kind);
-Result<std::vector<ConditionRow>> ListConditions(pqxx::connection& conn);
+Result<bool> HasCondition(Store& store, const std::string& institution_id, ConditionKind kind);
+Result<std::vector<ConditionRow>> ListConditions(Store& store);
 
 }  // namespace credd

@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "daemon/store/internal/pq.h"
+
 namespace credd {
 namespace {
 
@@ -191,10 +193,10 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseConfig& config, L
   std::unique_ptr<Database> db(new Database(RenderConninfo(*pairs, /*elide_password=*/false),
                                             RenderConninfo(*pairs, /*elide_password=*/true),
                                             std::move(cluster)));
-  Result<std::unique_ptr<pqxx::connection>> conn = db->Connect();
-  if (!conn.ok()) return conn.error();
+  Result<std::unique_ptr<Store>> store = db->Connect();
+  if (!store.ok()) return store.error();
   log.Info("store.open", {{"database", db->Describe()},
-                          {"server_version", std::to_string((*conn)->server_version())}});
+                          {"server_version", std::to_string((*store)->ServerVersion())}});
   return db;
 }
 
@@ -207,10 +209,14 @@ Database::Database(std::string conninfo, std::string described,
 // Out of line so the embedded cluster is released here, after every member that uses it.
 Database::~Database() = default;
 
-Result<std::unique_ptr<pqxx::connection>> Database::Connect() const {
-  auto connect = [this]() -> Result<std::unique_ptr<pqxx::connection>> {
+Store::Store(std::unique_ptr<Connection> connection) : connection_(std::move(connection)) {}
+Store::~Store() = default;
+int Store::ServerVersion() { return connection_->pq.server_version(); }
+
+Result<std::unique_ptr<Store>> Database::Connect() const {
+  auto connect = [this]() -> Result<std::unique_ptr<Store>> {
     try {
-      return std::make_unique<pqxx::connection>(conninfo_);
+      return std::make_unique<Store>(std::make_unique<Store::Connection>(conninfo_));
     } catch (const std::exception& e) {
       return PqError("connecting to " + described_, e);
     }

@@ -1,25 +1,21 @@
-// The one door to PostgreSQL: opens libpqxx connections for a DatabaseConfig (starting the
-// embedded cluster when configured) and converts libpqxx exceptions into credd Errors.
-// Thread contract: a Database may be shared; each pqxx::connection belongs to one thread.
+// The one door to PostgreSQL: opens Store handles for a DatabaseConfig, starting the
+// embedded cluster when configured.
+// Thread contract: a Database may be shared; each Store belongs to one thread.
 #pragma once
 
 #include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <pqxx/pqxx>
 #include <string>
 
 #include "common/log.h"
 #include "common/result.h"
 #include "daemon/config/config.h"
 #include "daemon/store/embedded_cluster.h"
+#include "daemon/store/store.h"
 
 namespace credd {
-
-// The single helper that turns a libpqxx/libpq exception into an Error. Connection
-// failures become kUnavailable; everything else kInternal. `context` says what we did.
-Error PqError(const std::string& context, const std::exception& e);
 
 // Parses a libpq conninfo ("host=... dbname=...") or URI ("postgresql://...") and renders it
 // as keyword=value conninfo with `overrides` applied (an empty value removes the keyword).
@@ -37,10 +33,10 @@ class Database {
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  // A fresh connection. kUnavailable when the server cannot be reached. With the
+  // A fresh Store (one connection). kUnavailable when the server cannot be reached. With the
   // embedded cluster, credd owns the server: when it is down, it is started again, at
   // most once per backoff period (1 s doubling to 60 s while it keeps failing).
-  Result<std::unique_ptr<pqxx::connection>> Connect() const;
+  Result<std::unique_ptr<Store>> Connect() const;
 
   // The conninfo used (password elided), for messages.
   std::string Describe() const;

@@ -27,9 +27,9 @@ TEST(DatabaseTest, OpensAUrlAndDescribesItWithoutThePassword) {
   EXPECT_NE((*db)->Describe().find("connect_timeout='10'"), std::string::npos);
   EXPECT_EQ(out.str().find("s3cret"), std::string::npos) << out.str();
 
-  Result<std::unique_ptr<pqxx::connection>> conn = (*db)->Connect();
+  Result<std::unique_ptr<Store>> conn = (*db)->Connect();
   ASSERT_TRUE(conn.ok()) << conn.error().ToString();
-  pqxx::work txn(**conn);
+  pqxx::work txn(Pq(**conn));
   EXPECT_EQ(txn.exec1("SELECT 1")[0].as<int>(), 1);
 }
 
@@ -67,7 +67,7 @@ TEST(DatabaseTest, PqErrorKeepsSqlstateAndQuery) {
   ASSERT_TRUE(test_db.ok());
   auto conn = test_db.Connect();
   try {
-    pqxx::work txn(*conn);
+    pqxx::work txn(Pq(*conn));
     txn.exec("SELECT * FROM no_such_table");
     FAIL() << "query succeeded";
   } catch (const std::exception& e) {
@@ -79,7 +79,7 @@ TEST(DatabaseTest, PqErrorKeepsSqlstateAndQuery) {
     EXPECT_EQ(error.message.find('\n'), std::string::npos);
   }
   try {
-    pqxx::work txn(*conn);
+    pqxx::work txn(Pq(*conn));
     txn.exec("DO $$ BEGIN RAISE EXCEPTION 'no' USING ERRCODE = '40001'; END $$");
   } catch (const std::exception& e) {
     // A serialization failure goes away when the work is tried again later, like an
@@ -90,7 +90,7 @@ TEST(DatabaseTest, PqErrorKeepsSqlstateAndQuery) {
   }
   for (const char* state : {"53100", "40P01", "57P01"}) {  // Disk full, deadlock, shutdown.
     try {
-      pqxx::work txn(*conn);
+      pqxx::work txn(Pq(*conn));
       txn.exec(std::string("DO $$ BEGIN RAISE EXCEPTION 'no' USING ERRCODE = '") + state +
                "'; END $$");
     } catch (const std::exception& e) {
@@ -98,7 +98,7 @@ TEST(DatabaseTest, PqErrorKeepsSqlstateAndQuery) {
     }
   }
   try {
-    pqxx::work txn(*conn);
+    pqxx::work txn(Pq(*conn));
     txn.exec("SELECT convert_from('\\xe9'::bytea, 'UTF8')");  // 22021: not transient.
   } catch (const std::exception& e) {
     EXPECT_EQ(PqError("storing", e).code, ErrorCode::kInternal);

@@ -2,6 +2,8 @@
 
 #include "common/json_quote.h"
 #include "daemon/store/database.h"
+#include "daemon/store/internal/audit.h"
+#include "daemon/store/internal/pq.h"
 
 namespace credd {
 namespace {
@@ -40,10 +42,6 @@ constexpr const char* kInsertDocument =
     "key_id, issued_at, locale) "
     "SELECT $1::uuid, $2, coalesce(max(version), 0) + 1, NULLIF($3, 0), 'active', $4, $5, $6, "
     "$7::timestamptz, $8 FROM documents WHERE credential = $2 RETURNING id";
-constexpr const char* kInsertAudit =
-    "INSERT INTO audit_events (actor, institution_id, event, subject, details) "
-    "SELECT $1, s.institution_id, $2, $3, $4::jsonb FROM credentials c "
-    "JOIN students s ON s.id = c.student WHERE c.id = $5";
 constexpr const char* kDocumentColumns =
     "d.id, d.public_id::text, d.credential, d.status, coalesce(d.revoked_reason, ''), d.sha256, "
     "d.key_id, to_char(d.issued_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
@@ -115,20 +113,21 @@ int64_t InsertDocument(pqxx::work& txn, const NewDocument& document, const std::
                                 supersedes, document.sha256, pdf, document.key_id,
                                 document.issued_at, document.locale)[0]
                    .as<int64_t>();
-  std::string details = "{\"document\": " + JsonQuote(document.public_id) + ", \"sha256\": \"" +
-                        document.sha256 + "\", \"key_id\": \"" + document.key_id + "\"";
-  if (supersedes != 0) details += ", \"supersedes\": " + std::to_string(supersedes);
-  details += "}";
-  txn.exec_params(kInsertAudit, actor, "document.issued", "document:" + std::to_string(id), details,
-                  document.credential);
+  nlohmann::json details = {
+      {"document", document.public_id}, {"sha256", document.sha256}, {"key_id", document.key_id}};
+  if (supersedes != 0) details["supersedes"] = supersedes;
+  AppendCredentialAudit(
+      txn, {actor, "", "document.issued", "document:" + std::to_string(id), std::move(details)},
+      document.credential);
   return id;
 }
 
 }  // namespace
 
-Result<std::vector<PendingCredential>> LoadPendingCredentials(pqxx::connection& conn,
+Result<std::vector<PendingCredential>> LoadPendingCredentials(Store& store,
                                                               const std::string& institution_id,
                                                               int limit) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::read_transaction txn(conn);
     std::vector<PendingCredential> pending;
@@ -141,7 +140,8 @@ Result<std::vector<PendingCredential>> LoadPendingCredentials(pqxx::connection& 
   }
 }
 
-Result<PendingCredential> LoadCredential(pqxx::connection& conn, int64_t credential_id) {
+Result<PendingCredential> LoadCredential(Store& store, int64_t credential_id) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::read_transaction txn(conn);
     pqxx::result r = txn.exec_params(kCredentialById, credential_id);
@@ -155,8 +155,8 @@ Result<PendingCredential> LoadCredential(pqxx::connection& conn, int64_t credent
   }
 }
 
-Result<int64_t> StoreDocument(pqxx::connection& conn, const NewDocument& document,
-                              const std::string& actor) {
+Result<int64_t> StoreDocument(Store& store, const NewDocument& document, const std::string& actor) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     int64_t id = InsertDocument(txn, document, actor);
@@ -167,9 +167,10 @@ Result<int64_t> StoreDocument(pqxx::connection& conn, const NewDocument& documen
   }
 }
 
-Result<std::optional<int64_t>> IssuePendingDocument(pqxx::connection& conn, int64_t credential_id,
+Result<std::optional<int64_t>> IssuePendingDocument(Store& store, int64_t credential_id,
                                                     const MakeDocument& make,
                                                     const std::string& actor) {
+  pqxx::connection& conn = Pq(store);
   const std::string context = "issuing the document of credential " + std::to_string(credential_id);
   try {
     pqxx::work txn(conn);
@@ -189,7 +190,8 @@ Result<std::optional<int64_t>> IssuePendingDocument(pqxx::connection& conn, int6
   }
 }
 
-Result<DocumentRow> FindDocument(pqxx::connection& conn, const std::string& id) {
+Result<DocumentRow> FindDocument(Store& store, const std::string& id) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::read_transaction txn(conn);
     std::string where = IsNumber(id) ? "WHERE d.id = $1::bigint" : "WHERE d.public_id::text = $1";
@@ -202,8 +204,8 @@ Result<DocumentRow> FindDocument(pqxx::connection& conn, const std::string& id) 
   }
 }
 
-Result<std::optional<DocumentRow>> FindDocumentBySha256(pqxx::connection& conn,
-                                                        const std::string& sha256) {
+Result<std::optional<DocumentRow>> FindDocumentBySha256(Store& store, const std::string& sha256) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::read_transaction txn(conn);
     pqxx::result r = txn.exec_params(
@@ -215,7 +217,8 @@ Result<std::optional<DocumentRow>> FindDocumentBySha256(pqxx::connection& conn,
   }
 }
 
-Result<std::string> LoadDocumentPdf(pqxx::connection& conn, int64_t document_id) {
+Result<std::string> LoadDocumentPdf(Store& store, int64_t document_id) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::read_transaction txn(conn);
     pqxx::result r = txn.exec_params("SELECT pdf FROM documents WHERE id = $1", document_id);
@@ -229,8 +232,9 @@ Result<std::string> LoadDocumentPdf(pqxx::connection& conn, int64_t document_id)
   }
 }
 
-Status RevokeDocument(pqxx::connection& conn, int64_t document_id, const std::string& reason,
+Status RevokeDocument(Store& store, int64_t document_id, const std::string& reason,
                       const std::string& actor) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     pqxx::result r = txn.exec_params(kRevoke, document_id, reason);
@@ -238,9 +242,13 @@ Status RevokeDocument(pqxx::connection& conn, int64_t document_id, const std::st
       return MakeError(ErrorCode::kData, "already revoked, or no such document",
                        "document " + std::to_string(document_id));
     }
-    txn.exec_params(kInsertAudit, actor, "document.revoked",
-                    "document:" + std::to_string(document_id),
-                    "{\"reason\": " + JsonQuote(reason) + "}", r[0][0].as<int64_t>());
+    AppendCredentialAudit(txn,
+                          {actor,
+                           "",
+                           "document.revoked",
+                           "document:" + std::to_string(document_id),
+                           {{"reason", reason}}},
+                          r[0][0].as<int64_t>());
     txn.commit();
     return Status::Ok();
   } catch (const std::exception& e) {
@@ -248,8 +256,35 @@ Status RevokeDocument(pqxx::connection& conn, int64_t document_id, const std::st
   }
 }
 
-Status RegisterSigningKey(pqxx::connection& conn, const SigningKeyRow& key, bool make_active,
+Status VisitBatchDocuments(Store& store, int64_t batch_id, const DocumentVisitor& visit) {
+  constexpr int kPerQuery = 200;
+  int64_t after = 0;
+  while (true) {
+    std::vector<ExportedDocument> page;
+    try {
+      pqxx::read_transaction txn(Pq(store));
+      for (const pqxx::row& row : txn.exec_params(
+               "SELECT d.id, s.student_id, c.kind, d.public_id::text, d.pdf FROM documents d "
+               "JOIN credentials c ON c.id = d.credential JOIN students s ON s.id = c.student "
+               "WHERE c.batch = $1 AND d.status = 'active' AND d.id > $2 ORDER BY d.id LIMIT $3",
+               batch_id, after, kPerQuery)) {
+        after = row[0].as<int64_t>();
+        page.push_back({row[1].as<std::string>(), row[2].as<std::string>(),
+                        row[3].as<std::string>(), pqxx::binarystring(row[4]).str()});
+      }
+    } catch (const std::exception& e) {
+      return PqError("exporting the documents of batch " + std::to_string(batch_id), e);
+    }
+    for (const ExportedDocument& document : page) {
+      if (Status s = visit(document); !s) return s;
+    }
+    if (page.size() < static_cast<size_t>(kPerQuery)) return Status::Ok();
+  }
+}
+
+Status RegisterSigningKey(Store& store, const SigningKeyRow& key, bool make_active,
                           const std::string& actor) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     // Every credd registers its key at start: serialise them, so two processes starting
@@ -279,11 +314,11 @@ Status RegisterSigningKey(pqxx::connection& conn, const SigningKeyRow& key, bool
           key.key_id, key.key_reference, make_active);
     }
     if (existing.empty() || (make_active && !already_active)) {
-      txn.exec_params(
-          "INSERT INTO audit_events (actor, event, subject, details) VALUES ($1, $2, $3, "
-          "$4::jsonb)",
-          actor, make_active ? "key.activated" : "key.added", "key:" + key.key_id,
-          "{\"subject\": " + JsonQuote(key.subject) + "}");
+      AppendAudit(txn, {actor,
+                        "",
+                        make_active ? "key.activated" : "key.added",
+                        "key:" + key.key_id,
+                        {{"subject", key.subject}}});
     }
     txn.commit();
     return Status::Ok();
@@ -292,7 +327,8 @@ Status RegisterSigningKey(pqxx::connection& conn, const SigningKeyRow& key, bool
   }
 }
 
-Result<std::vector<SigningKeyRow>> ListSigningKeys(pqxx::connection& conn) {
+Result<std::vector<SigningKeyRow>> ListSigningKeys(Store& store) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::read_transaction txn(conn);
     std::vector<SigningKeyRow> keys;

@@ -6,11 +6,11 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/store/store.h"
 
 namespace credd {
 
@@ -28,11 +28,11 @@ struct PendingCredential {
   int64_t student = 0;
 };
 
-Result<std::vector<PendingCredential>> LoadPendingCredentials(pqxx::connection& conn,
+Result<std::vector<PendingCredential>> LoadPendingCredentials(Store& store,
                                                               const std::string& institution_id,
                                                               int limit);
 // The credential behind a document (for reissue).
-Result<PendingCredential> LoadCredential(pqxx::connection& conn, int64_t credential_id);
+Result<PendingCredential> LoadCredential(Store& store, int64_t credential_id);
 
 struct NewDocument {
   std::string public_id;  // UUID printed on the PDF.
@@ -47,8 +47,7 @@ struct NewDocument {
 // Stores a document for its credential in one transaction: the credential's (or, for a new
 // credential version, its predecessors') active document becomes superseded and is named
 // in `supersedes`; an audit event records it. Returns the new row id.
-Result<int64_t> StoreDocument(pqxx::connection& conn, const NewDocument& document,
-                              const std::string& actor);
+Result<int64_t> StoreDocument(Store& store, const NewDocument& document, const std::string& actor);
 
 // Makes the one document of a pending credential, exactly once across every credd on the
 // database: the credential row is locked (FOR UPDATE SKIP LOCKED) and re-checked to have no
@@ -56,7 +55,7 @@ Result<int64_t> StoreDocument(pqxx::connection& conn, const NewDocument& documen
 // transaction. Returns the new row id, or nothing when another process holds the credential
 // or it already has its document. An error from `make` rolls back and is returned as is.
 using MakeDocument = std::function<Result<NewDocument>(const PendingCredential&)>;
-Result<std::optional<int64_t>> IssuePendingDocument(pqxx::connection& conn, int64_t credential_id,
+Result<std::optional<int64_t>> IssuePendingDocument(Store& store, int64_t credential_id,
                                                     const MakeDocument& make,
                                                     const std::string& actor);
 
@@ -77,14 +76,25 @@ struct DocumentRow {
 };
 
 // By numeric id or public UUID; kNoInput when there is none.
-Result<DocumentRow> FindDocument(pqxx::connection& conn, const std::string& id);
+Result<DocumentRow> FindDocument(Store& store, const std::string& id);
 // By the SHA-256 of the signed PDF; nothing when unknown.
-Result<std::optional<DocumentRow>> FindDocumentBySha256(pqxx::connection& conn,
-                                                        const std::string& sha256);
-Result<std::string> LoadDocumentPdf(pqxx::connection& conn, int64_t document_id);
+Result<std::optional<DocumentRow>> FindDocumentBySha256(Store& store, const std::string& sha256);
+Result<std::string> LoadDocumentPdf(Store& store, int64_t document_id);
 // Revokes an active or superseded document, with an audit event. kData when already revoked.
-Status RevokeDocument(pqxx::connection& conn, int64_t document_id, const std::string& reason,
+Status RevokeDocument(Store& store, int64_t document_id, const std::string& reason,
                       const std::string& actor);
+
+// A document as `credctl import --export` writes it out.
+struct ExportedDocument {
+  std::string student_id;
+  std::string kind;
+  std::string public_id;
+  std::string pdf;
+};
+using DocumentVisitor = std::function<Status(const ExportedDocument&)>;
+// Calls `visit` for each active document of the batch's credentials, in id order, reading a
+// few hundred at a time so memory stays flat. Stops at, and returns, visit's first error.
+Status VisitBatchDocuments(Store& store, int64_t batch_id, const DocumentVisitor& visit);
 
 struct SigningKeyRow {
   std::string key_id;
@@ -100,8 +110,8 @@ struct SigningKeyRow {
 
 // Registers a key (or refreshes its reference). make_active retires the previously active
 // key in the same transaction. Audit-logged when anything changes.
-Status RegisterSigningKey(pqxx::connection& conn, const SigningKeyRow& key, bool make_active,
+Status RegisterSigningKey(Store& store, const SigningKeyRow& key, bool make_active,
                           const std::string& actor);
-Result<std::vector<SigningKeyRow>> ListSigningKeys(pqxx::connection& conn);
+Result<std::vector<SigningKeyRow>> ListSigningKeys(Store& store);
 
 }  // namespace credd

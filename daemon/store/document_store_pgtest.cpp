@@ -26,13 +26,13 @@ class DocumentStoreTest : public ::testing::Test {
   }
 
   void Exec(const std::string& sql) {
-    pqxx::work txn(*conn_);
+    pqxx::work txn(Pq(*conn_));
     txn.exec(sql);
     txn.commit();
   }
 
   int64_t Count(const std::string& sql) {
-    pqxx::work txn(*conn_);
+    pqxx::work txn(Pq(*conn_));
     return txn.exec1(sql)[0].as<int64_t>();
   }
 
@@ -79,7 +79,7 @@ class DocumentStoreTest : public ::testing::Test {
   }
 
   testing::TestDatabase db_;
-  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<Store> conn_;
 };
 
 // Two credd processes reach the same pending credential: the first claims it and signs; the
@@ -144,7 +144,7 @@ TEST_F(DocumentStoreTest, RegisteringTheActiveKeyIsIdempotentUnderConcurrency) {
   constexpr int kProcesses = 8;
   for (int round = 0; round < 5; ++round) {
     Exec("DELETE FROM signing_keys");
-    std::vector<std::unique_ptr<pqxx::connection>> conns;
+    std::vector<std::unique_ptr<Store>> conns;
     for (int i = 0; i < kProcesses; ++i) conns.push_back(db_.Connect());
     std::atomic<int> ready{0};
     std::vector<std::string> errors(kProcesses);

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "daemon/store/database.h"
+#include "daemon/store/internal/pq.h"
 
 namespace credd {
 namespace {

@@ -233,7 +233,7 @@ TEST_F(EmbeddedClusterTest, DatabaseOpensTheEmbeddedCluster) {
   Result<std::unique_ptr<Database>> db = Database::Open(config, log_);
   ASSERT_TRUE(db.ok()) << db.error().ToString();
   EXPECT_NE((*db)->Describe().find("dbname='credd'"), std::string::npos) << (*db)->Describe();
-  Result<std::unique_ptr<pqxx::connection>> conn = (*db)->Connect();
+  Result<std::unique_ptr<Store>> conn = (*db)->Connect();
   ASSERT_TRUE(conn.ok()) << conn.error().ToString();
   conn->reset();
   db->reset();  // The last user: the server stops.

@@ -2,6 +2,7 @@
 #include "daemon/store/institutions.h"
 
 #include "daemon/store/database.h"
+#include "daemon/store/internal/pq.h"
 
 namespace credd {
 namespace {
@@ -17,8 +18,8 @@ constexpr const char* kUpsertInstitutionQuery =
 
 }  // namespace
 
-Status SyncInstitutions(pqxx::connection& conn,
-                        const std::vector<InstitutionConfig>& institutions) {
+Status SyncInstitutions(Store& store, const std::vector<InstitutionConfig>& institutions) {
+  pqxx::connection& conn = Pq(store);
   std::string where;
   try {
     pqxx::work txn(conn);

@@ -2,15 +2,15 @@
 // Institutions are never deleted: documents refer to them after they leave the config.
 #pragma once
 
-#include <pqxx/pqxx>
 #include <vector>
 
 #include "common/result.h"
 #include "daemon/config/config.h"
+#include "daemon/store/store.h"
 
 namespace credd {
 
 // Inserts missing institutions and updates names of known ones, in one transaction.
-Status SyncInstitutions(pqxx::connection& conn, const std::vector<InstitutionConfig>& institutions);
+Status SyncInstitutions(Store& store, const std::vector<InstitutionConfig>& institutions);
 
 }  // namespace credd

@@ -1,6 +1,8 @@
 #include "daemon/store/invitation_store.h"
 
 #include "daemon/store/database.h"
+#include "daemon/store/internal/audit.h"
+#include "daemon/store/internal/pq.h"
 
 namespace credd {
 namespace {
@@ -88,9 +90,9 @@ bool Owned(pqxx::work& txn, const ClaimedMail& mail, const std::string& owner) {
 
 }  // namespace
 
-Result<int> QueueDueMail(pqxx::connection& conn, const std::string& institution_id,
-                         const std::string& now, const std::string& message_id_domain,
-                         int reminders_allowed) {
+Result<int> QueueDueMail(Store& store, const std::string& institution_id, const std::string& now,
+                         const std::string& message_id_domain, int reminders_allowed) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     int queued = static_cast<int>(
@@ -106,8 +108,8 @@ Result<int> QueueDueMail(pqxx::connection& conn, const std::string& institution_
   }
 }
 
-Result<LocalTime> LocalTimeIn(pqxx::connection& conn, const std::string& now,
-                              const std::string& time_zone) {
+Result<LocalTime> LocalTimeIn(Store& store, const std::string& now, const std::string& time_zone) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::read_transaction txn(conn);
     pqxx::row row = txn.exec_params1(kLocalTime, now, time_zone);
@@ -117,10 +119,13 @@ Result<LocalTime> LocalTimeIn(pqxx::connection& conn, const std::string& now,
   }
 }
 
-Result<std::vector<ClaimedMail>> ClaimMail(
-    pqxx::connection& conn, const std::string& institution_id, const std::string& now,
-    const std::string& owner, int lease_seconds, const std::vector<RateWindow>& institution_limits,
-    const std::vector<RateWindow>& global_limits, int max_claim) {
+Result<std::vector<ClaimedMail>> ClaimMail(Store& store, const std::string& institution_id,
+                                           const std::string& now, const std::string& owner,
+                                           int lease_seconds,
+                                           const std::vector<RateWindow>& institution_limits,
+                                           const std::vector<RateWindow>& global_limits,
+                                           int max_claim) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     // The global lock first, always in the same order, so two daemons cannot deadlock.
@@ -167,8 +172,9 @@ Result<std::vector<ClaimedMail>> ClaimMail(
   }
 }
 
-Result<bool> RenewLease(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+Result<bool> RenewLease(Store& store, const ClaimedMail& mail, const std::string& owner,
                         const std::string& now, const std::string& until) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     // Only a lease still running is renewed: once it has run out the row is anybody's, and
@@ -184,7 +190,8 @@ Result<bool> RenewLease(pqxx::connection& conn, const ClaimedMail& mail, const s
   }
 }
 
-Status ReleaseClaim(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner) {
+Status ReleaseClaim(Store& store, const ClaimedMail& mail, const std::string& owner) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     txn.exec_params(
@@ -199,8 +206,9 @@ Status ReleaseClaim(pqxx::connection& conn, const ClaimedMail& mail, const std::
   }
 }
 
-Result<bool> SetToken(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+Result<bool> SetToken(Store& store, const ClaimedMail& mail, const std::string& owner,
                       const std::string& token_sha256_hex, const std::string& expires_at) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     if (!Owned(txn, mail, owner)) return false;
@@ -215,7 +223,8 @@ Result<bool> SetToken(pqxx::connection& conn, const ClaimedMail& mail, const std
   }
 }
 
-Result<std::vector<DocumentLine>> StudentDocuments(pqxx::connection& conn, int64_t student) {
+Result<std::vector<DocumentLine>> StudentDocuments(Store& store, int64_t student) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::read_transaction txn(conn);
     std::vector<DocumentLine> lines;
@@ -233,9 +242,10 @@ Result<std::vector<DocumentLine>> StudentDocuments(pqxx::connection& conn, int64
   }
 }
 
-Result<bool> MarkSent(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+Result<bool> MarkSent(Store& store, const ClaimedMail& mail, const std::string& owner,
                       const std::string& now, const std::string& reply,
                       const std::vector<int>& reminder_days) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     if (!Owned(txn, mail, owner)) return false;
@@ -272,12 +282,13 @@ Result<bool> MarkSent(pqxx::connection& conn, const ClaimedMail& mail, const std
           "updated_at = now() WHERE id = $1 AND state NOT IN ('activated', 'cancelled')",
           mail.invitation, now, mail.kind, next_reminder);
     }
-    txn.exec_params(
-        "INSERT INTO audit_events (actor, institution_id, event, subject, details) "
-        "SELECT 'credd', institution_id, 'mail.sent', 'invitation:' || $2, "
-        "jsonb_build_object('message_id', $3::text, 'kind', $4::text) FROM mail_outbox "
-        "WHERE id = $1",
-        mail.outbox_id, mail.invitation, mail.message_id, mail.kind);
+    AppendOutboxAudit(txn,
+                      {"credd",
+                       "",
+                       "mail.sent",
+                       "invitation:" + std::to_string(mail.invitation),
+                       {{"message_id", mail.message_id}, {"kind", mail.kind}}},
+                      mail.outbox_id);
     txn.commit();
     return true;
   } catch (const std::exception& e) {
@@ -285,8 +296,9 @@ Result<bool> MarkSent(pqxx::connection& conn, const ClaimedMail& mail, const std
   }
 }
 
-Result<bool> MarkDeferred(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+Result<bool> MarkDeferred(Store& store, const ClaimedMail& mail, const std::string& owner,
                           const std::string& now, int delay_seconds, const std::string& reply) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     if (!Owned(txn, mail, owner)) return false;
@@ -302,9 +314,10 @@ Result<bool> MarkDeferred(pqxx::connection& conn, const ClaimedMail& mail, const
   }
 }
 
-Result<bool> MarkFailed(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+Result<bool> MarkFailed(Store& store, const ClaimedMail& mail, const std::string& owner,
                         const std::string& now, const std::string& reply, bool recipient_refused,
                         std::string* rerouted_to) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     if (!Owned(txn, mail, owner)) return false;
@@ -317,12 +330,13 @@ Result<bool> MarkFailed(pqxx::connection& conn, const ClaimedMail& mail, const s
       // to blame. The invitation waits, with the reason, for someone to act (invite resend).
       txn.exec_params("UPDATE invitations SET last_error = $2, updated_at = now() WHERE id = $1",
                       mail.invitation, reply);
-      txn.exec_params(
-          "INSERT INTO audit_events (actor, institution_id, event, subject, details) "
-          "SELECT 'credd', institution_id, 'mail.failed', 'invitation:' || $2, "
-          "jsonb_build_object('message_id', $3::text, 'reply', $4::text) FROM mail_outbox "
-          "WHERE id = $1",
-          mail.outbox_id, mail.invitation, mail.message_id, reply);
+      AppendOutboxAudit(txn,
+                        {"credd",
+                         "",
+                         "mail.failed",
+                         "invitation:" + std::to_string(mail.invitation),
+                         {{"message_id", mail.message_id}, {"reply", reply}}},
+                        mail.outbox_id);
       txn.commit();
       return true;
     }
@@ -353,12 +367,14 @@ Result<bool> MarkFailed(pqxx::connection& conn, const ClaimedMail& mail, const s
           "WHERE id = $1",
           mail.invitation, reply);
     }
-    txn.exec_params(
-        "INSERT INTO audit_events (actor, institution_id, event, subject, details) "
-        "SELECT 'credd', institution_id, 'mail.failed', 'invitation:' || $2, "
-        "jsonb_build_object('message_id', $3::text, 'reply', $4::text, 'rerouted_to', $5::text) "
-        "FROM mail_outbox WHERE id = $1",
-        mail.outbox_id, mail.invitation, mail.message_id, reply, *rerouted_to);
+    AppendOutboxAudit(
+        txn,
+        {"credd",
+         "",
+         "mail.failed",
+         "invitation:" + std::to_string(mail.invitation),
+         {{"message_id", mail.message_id}, {"reply", reply}, {"rerouted_to", *rerouted_to}}},
+        mail.outbox_id);
     txn.commit();
     return true;
   } catch (const std::exception& e) {
@@ -366,9 +382,10 @@ Result<bool> MarkFailed(pqxx::connection& conn, const ClaimedMail& mail, const s
   }
 }
 
-Result<int64_t> QueueResend(pqxx::connection& conn, const std::string& institution_id,
+Result<int64_t> QueueResend(Store& store, const std::string& institution_id,
                             const std::string& student_id, bool to_personal,
-                            const std::string& message_id_domain) {
+                            const std::string& message_id_domain, const std::string& actor) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     pqxx::result inv = txn.exec_params(
@@ -416,11 +433,11 @@ Result<int64_t> QueueResend(pqxx::connection& conn, const std::string& instituti
                invitation, resends + 1, message_id_domain, email[0][1].as<std::string>(),
                institution_id, email[0][0].as<int64_t>())[0]
             .as<int64_t>();
-    txn.exec_params(
-        "INSERT INTO audit_events (actor, institution_id, event, subject, details) VALUES "
-        "('credctl', $1, 'invitation.resend', 'invitation:' || $2, "
-        "jsonb_build_object('to', $3::text))",
-        institution_id, invitation, email[0][1].as<std::string>());
+    AppendAudit(txn, {actor,
+                      institution_id,
+                      "invitation.resend",
+                      "invitation:" + std::to_string(invitation),
+                      {{"to", email[0][1].as<std::string>()}}});
     txn.commit();
     return id;
   } catch (const std::exception& e) {

@@ -6,11 +6,11 @@
 #pragma once
 
 #include <cstdint>
-#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/store/store.h"
 
 namespace credd {
 
@@ -21,9 +21,8 @@ struct RateWindow {
 
 // Queues first emails (for pending invitations whose documents are all issued) and due
 // reminders, and expires invitations whose last token has expired. Returns rows queued.
-Result<int> QueueDueMail(pqxx::connection& conn, const std::string& institution_id,
-                         const std::string& now, const std::string& message_id_domain,
-                         int reminders_allowed);
+Result<int> QueueDueMail(Store& store, const std::string& institution_id, const std::string& now,
+                         const std::string& message_id_domain, int reminders_allowed);
 
 // The local weekday (1 = Monday), time (HH:MM) and date (YYYY-MM-DD) of `now` in an IANA
 // time zone, computed by PostgreSQL (C++20's time zone support is not in g++ 12).
@@ -32,8 +31,7 @@ struct LocalTime {
   std::string hour_minute;
   std::string date;
 };
-Result<LocalTime> LocalTimeIn(pqxx::connection& conn, const std::string& now,
-                              const std::string& time_zone);
+Result<LocalTime> LocalTimeIn(Store& store, const std::string& now, const std::string& time_zone);
 
 struct ClaimedMail {
   int64_t outbox_id = 0;
@@ -58,14 +56,16 @@ struct ClaimedMail {
 // Claims up to what every limit still allows (counting sent and in-flight messages in each
 // window, for this institution and across all), holding advisory locks so concurrent
 // daemons share one budget. Claimed rows are 'sending' with a lease until now + lease.
-Result<std::vector<ClaimedMail>> ClaimMail(
-    pqxx::connection& conn, const std::string& institution_id, const std::string& now,
-    const std::string& owner, int lease_seconds, const std::vector<RateWindow>& institution_limits,
-    const std::vector<RateWindow>& global_limits, int max_claim);
+Result<std::vector<ClaimedMail>> ClaimMail(Store& store, const std::string& institution_id,
+                                           const std::string& now, const std::string& owner,
+                                           int lease_seconds,
+                                           const std::vector<RateWindow>& institution_limits,
+                                           const std::vector<RateWindow>& global_limits,
+                                           int max_claim);
 
 // Stores the hash of a new token (and its expiry) on the invitation, only while our lease
 // holds. kUnavailable-free false means the lease was lost: do not send.
-Result<bool> SetToken(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+Result<bool> SetToken(Store& store, const ClaimedMail& mail, const std::string& owner,
                       const std::string& token_sha256_hex, const std::string& expires_at);
 
 struct DocumentLine {
@@ -74,36 +74,37 @@ struct DocumentLine {
   std::string public_id;
 };
 // The student's active documents, for the email.
-Result<std::vector<DocumentLine>> StudentDocuments(pqxx::connection& conn, int64_t student);
+Result<std::vector<DocumentLine>> StudentDocuments(Store& store, int64_t student);
 
 // Outcomes. Each returns false when the lease was lost (someone else owns the row now):
 // the caller logs and drops the result.
-Result<bool> MarkSent(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+Result<bool> MarkSent(Store& store, const ClaimedMail& mail, const std::string& owner,
                       const std::string& now, const std::string& reply,
                       const std::vector<int>& reminder_days);
-Result<bool> MarkDeferred(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+Result<bool> MarkDeferred(Store& store, const ClaimedMail& mail, const std::string& owner,
                           const std::string& now, int delay_seconds, const std::string& reply);
 // A permanent failure. When the relay refused the recipient, the address is marked bounced
 // and, for an institutional address with an active personal one, the email is queued again
 // to the personal address (returned in *rerouted_to); without one the invitation is
 // bounced. A refused sender or message leaves the address alone and records the reason on
 // the invitation.
-Result<bool> MarkFailed(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+Result<bool> MarkFailed(Store& store, const ClaimedMail& mail, const std::string& owner,
                         const std::string& now, const std::string& reply, bool recipient_refused,
                         std::string* rerouted_to);
 
 // Extends our lease on a claimed row to `until`, just before sending it; false when the
 // lease was lost (another worker owns the row, or it ran out at `now`: do not send).
-Result<bool> RenewLease(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner,
+Result<bool> RenewLease(Store& store, const ClaimedMail& mail, const std::string& owner,
                         const std::string& now, const std::string& until);
 
 // Gives back a claimed row that was not attempted (shutting down): queued or deferred again.
-Status ReleaseClaim(pqxx::connection& conn, const ClaimedMail& mail, const std::string& owner);
+Status ReleaseClaim(Store& store, const ClaimedMail& mail, const std::string& owner);
 
 // credctl invite resend: a new email for the student's latest invitation (to the personal
 // address when to_personal), with a new token when sent. Returns the outbox row id.
-Result<int64_t> QueueResend(pqxx::connection& conn, const std::string& institution_id,
+// `actor` names who asked, for the audit event.
+Result<int64_t> QueueResend(Store& store, const std::string& institution_id,
                             const std::string& student_id, bool to_personal,
-                            const std::string& message_id_domain);
+                            const std::string& message_id_domain, const std::string& actor);
 
 }  // namespace credd

@@ -38,17 +38,17 @@ class InvitationStoreTest : public ::testing::Test {
   }
 
   void Exec(const std::string& sql) {
-    pqxx::work txn(*conn_);
+    pqxx::work txn(Pq(*conn_));
     txn.exec(sql);
     txn.commit();
   }
   int64_t Count(const std::string& sql) {
-    pqxx::read_transaction txn(*conn_);
+    pqxx::read_transaction txn(Pq(*conn_));
     return txn.exec1(sql)[0].as<int64_t>();
   }
 
   testing::TestDatabase db_;
-  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<Store> conn_;
 };
 
 TEST_F(InvitationStoreTest, NothingIsQueuedBeforeItIsDue) {

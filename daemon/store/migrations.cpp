@@ -8,6 +8,7 @@
 
 #include "daemon/store/database.h"
 #include "daemon/store/embedded_migrations.h"
+#include "daemon/store/internal/pq.h"
 
 namespace credd {
 namespace {
@@ -142,7 +143,8 @@ int LatestSchemaVersion() {
   return migrations.empty() ? 0 : migrations.back().version;
 }
 
-Result<MigrateOutcome> Migrate(pqxx::connection& conn) {
+Result<MigrateOutcome> Migrate(Store& store) {
+  pqxx::connection& conn = Pq(store);
   std::string step = "taking the migration lock";
   try {
     {
@@ -188,7 +190,8 @@ Result<MigrateOutcome> Migrate(pqxx::connection& conn) {
   }
 }
 
-Result<int> CurrentSchemaVersion(pqxx::connection& conn) {
+Result<int> CurrentSchemaVersion(Store& store) {
+  pqxx::connection& conn = Pq(store);
   try {
     pqxx::read_transaction txn(conn);
     if (!txn.exec1(kMigrationsTableExistsQuery)[0].as<bool>()) return 0;
@@ -198,7 +201,8 @@ Result<int> CurrentSchemaVersion(pqxx::connection& conn) {
   }
 }
 
-Status CheckSchemaVersion(pqxx::connection& conn) {
+Status CheckSchemaVersion(Store& store) {
+  pqxx::connection& conn = Pq(store);
   std::vector<AppliedMigration> applied;
   try {
     pqxx::read_transaction txn(conn);

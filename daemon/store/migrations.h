@@ -3,11 +3,11 @@
 // Thread contract: functions take their own connection; safe to call from any thread.
 #pragma once
 
-#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/store/store.h"
 
 namespace credd {
 
@@ -33,13 +33,13 @@ struct MigrateOutcome {
 // Applies every missing migration, each in its own transaction, under an advisory lock so
 // concurrent migrators serialise. Idempotent. kConfig when the database is newer than this
 // binary or an applied migration's checksum differs from the embedded one.
-Result<MigrateOutcome> Migrate(pqxx::connection& conn);
+Result<MigrateOutcome> Migrate(Store& store);
 
 // The current schema version (0 when the migrations table does not exist).
-Result<int> CurrentSchemaVersion(pqxx::connection& conn);
+Result<int> CurrentSchemaVersion(Store& store);
 
 // OK only when the schema is exactly LatestSchemaVersion(); otherwise kConfig with a
 // message saying what to do ("run credctl migrate" or "upgrade credd").
-Status CheckSchemaVersion(pqxx::connection& conn);
+Status CheckSchemaVersion(Store& store);
 
 }  // namespace credd

@@ -53,14 +53,14 @@ class MigrationsTest : public ::testing::Test {
   }
 
   void Exec(const std::string& sql) {
-    pqxx::work txn(*conn_);
+    pqxx::work txn(Pq(*conn_));
     txn.exec(sql);
     txn.commit();
   }
 
   template <typename T>
   T Scalar(const std::string& sql) {
-    pqxx::work txn(*conn_);
+    pqxx::work txn(Pq(*conn_));
     T value = txn.exec1(sql)[0].as<T>();
     txn.commit();
     return value;
@@ -82,7 +82,7 @@ class MigrationsTest : public ::testing::Test {
   }
 
   testing::TestDatabase db_;
-  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<Store> conn_;
 };
 
 TEST_F(MigrationsTest, MigratesAnEmptyDatabaseToTheLatestVersion) {
@@ -119,7 +119,7 @@ TEST_F(MigrationsTest, EmbeddedMigrationsAreNumberedAndChecksummed) {
   Migrated();
   EXPECT_EQ(Scalar<std::string>("SELECT sha256 FROM schema_migrations WHERE version = 1"),
             first.sha256);
-  EXPECT_EQ(Scalar<std::string>("SELECT encode(sha256(convert_to(" + conn_->quote(first.sql) +
+  EXPECT_EQ(Scalar<std::string>("SELECT encode(sha256(convert_to(" + Pq(*conn_).quote(first.sql) +
                                 ", 'UTF8')), 'hex')"),
             first.sha256);
 }
@@ -240,7 +240,7 @@ TEST_F(MigrationsTest, AuditEventsAreHashChainedInSeqOrder) {
     writers.emplace_back([this, w] {
       auto conn = db_.Connect();
       for (int i = 0; i < kRowsEach; ++i) {
-        pqxx::work txn(*conn);
+        pqxx::work txn(Pq(*conn));
         txn.exec_params(
             "INSERT INTO audit_events (actor, institution_id, event, subject, details) "
             "VALUES ($1, 'uni', 'test.event', $2, jsonb_build_object('i', $3::int))",
@@ -251,7 +251,7 @@ TEST_F(MigrationsTest, AuditEventsAreHashChainedInSeqOrder) {
   }
   for (std::thread& t : writers) t.join();
 
-  pqxx::work txn(*conn_);
+  pqxx::work txn(Pq(*conn_));
   pqxx::result rows = txn.exec(
       "SELECT seq, prev_hash IS NULL, encode(prev_hash, 'hex'), encode(hash, 'hex'),"
       " hash = audit_event_hash(prev_hash, seq, occurred_at, actor, institution_id, event,"
@@ -271,7 +271,7 @@ TEST_F(MigrationsTest, AuditEventsAreHashChainedInSeqOrder) {
 
 TEST_F(MigrationsTest, AuditEventsRefuseInsertsThatCouldForkTheChain) {
   Migrated();
-  pqxx::transaction<pqxx::repeatable_read> txn(*conn_);
+  pqxx::transaction<pqxx::repeatable_read> txn(Pq(*conn_));
   EXPECT_THROW(txn.exec("INSERT INTO audit_events (actor, event) VALUES ('t', 'e')"),
                pqxx::sql_error);
 }

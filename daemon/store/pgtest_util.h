@@ -12,6 +12,7 @@
 #include <string>
 
 #include "daemon/store/database.h"
+#include "daemon/store/internal/pq.h"
 
 namespace credd::testing {
 
@@ -61,8 +62,8 @@ class TestDatabase {
 
   bool ok() const { return !conninfo_.empty(); }
   const std::string& conninfo() const { return conninfo_; }
-  std::unique_ptr<pqxx::connection> Connect() const {
-    return std::make_unique<pqxx::connection>(conninfo_);
+  std::unique_ptr<Store> Connect() const {
+    return std::make_unique<Store>(std::make_unique<Store::Connection>(conninfo_));
   }
 
  private:

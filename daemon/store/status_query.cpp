@@ -4,6 +4,7 @@
 #include <array>
 
 #include "daemon/store/database.h"
+#include "daemon/store/internal/pq.h"
 
 namespace credd {
 namespace {
@@ -40,7 +41,8 @@ std::map<std::string, int64_t> Count(pqxx::transaction_base& txn, const char* qu
 
 }  // namespace
 
-Result<StatusCounts> ReadStatusCounts(pqxx::connection& conn) {
+Result<StatusCounts> ReadStatusCounts(Store& store) {
+  pqxx::connection& conn = Pq(store);
   try {
     // One snapshot, so the numbers add up even while the daemon works.
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> txn(conn);

@@ -4,10 +4,10 @@
 
 #include <cstdint>
 #include <map>
-#include <pqxx/pqxx>
 #include <string>
 
 #include "common/result.h"
+#include "daemon/store/store.h"
 
 namespace credd {
 
@@ -20,6 +20,6 @@ struct StatusCounts {
   int schema_version = 0;
 };
 
-Result<StatusCounts> ReadStatusCounts(pqxx::connection& conn);
+Result<StatusCounts> ReadStatusCounts(Store& store);
 
 }  // namespace credd

@@ -1,0 +1,31 @@
+// The one place that writes audit events. The chain itself (prev_hash, hash) is the
+// database's: a trigger of migration 1 links each row to the one before it. Store files call
+// these inside the transaction whose change the event records, so the event commits with it.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <string>
+
+namespace credd {
+
+struct AuditEvent {
+  std::string actor;           // "credd", "credctl:alice", ...
+  std::string institution_id;  // Empty: not about one institution (a signing key).
+  std::string event;           // "batch.done", "document.revoked", ...
+  std::string subject;         // "batch:12", "document:<uuid>", "student:S001", ...
+  nlohmann::json details = nlohmann::json::object();
+};
+
+void AppendAudit(pqxx::transaction_base& txn, const AuditEvent& event);
+
+// The same, for an event about a credential: its institution is the credential's student's,
+// read in the statement that writes the event (institution_id is ignored).
+void AppendCredentialAudit(pqxx::transaction_base& txn, const AuditEvent& event,
+                           int64_t credential_id);
+
+// The same, for an event about an outbox row: its institution is the row's.
+void AppendOutboxAudit(pqxx::transaction_base& txn, const AuditEvent& event, int64_t outbox_id);
+
+}  // namespace credd

@@ -1,0 +1,26 @@
+// The store's private side: the libpqxx connection behind a Store, and the one helper that
+// turns a libpqxx exception into an Error. Included only by daemon/store/'s own files; the
+// store_boundary test fails if anything else includes it (or libpqxx).
+#pragma once
+
+#include <exception>
+#include <pqxx/pqxx>
+#include <string>
+
+#include "common/result.h"
+#include "daemon/store/store.h"
+
+namespace credd {
+
+struct Store::Connection {
+  explicit Connection(const std::string& conninfo) : pq(conninfo) {}
+  pqxx::connection pq;
+};
+
+inline pqxx::connection& Pq(Store& store) { return store.connection().pq; }
+
+// Connection failures and states after which the same work succeeds later become
+// kUnavailable; everything else kInternal. `context` says what we did.
+Error PqError(const std::string& context, const std::exception& e);
+
+}  // namespace credd
