@@ -23,7 +23,7 @@
 #include "daemon/render/renderer.h"
 #include "daemon/sign/pades_signer.h"
 #include "daemon/sign/signing_key.h"
-#include "importers/record.h"
+#include "records/record.h"
 
 namespace {
 

@@ -5,11 +5,11 @@
 #include "credctl/session.h"
 #include "daemon/config/config.h"
 #include "daemon/mail/mailer.h"
-#include "daemon/pipeline/validate.h"
 #include "daemon/store/database.h"
 #include "daemon/store/invitation_store.h"
 #include "daemon/store/migrations.h"
 #include "daemon/store/student_store.h"
+#include "records/validate.h"
 
 namespace credd::ctl {
 

@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   limits.max_elements_per_transcript = 5000;
   PescImporter importer(limits);
   fuzz::CheckingSink sink;
-  const Status status = importer.Read(ImportInput{path, "fuzz.xml", nullptr}, sink);
+  const Status status = importer.Read(ImportInput{path, "fuzz.xml"}, sink);
   fuzz::CheckStatus(status, "fuzz.xml");
   return 0;
 }

@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string& path = fuzz::WriteScratchFile("input.zip", data, size);
   PdfManifestImporter importer(limits);
   fuzz::CheckingSink sink;
-  const Status status = importer.Read(ImportInput{path, "fuzz.zip", nullptr}, sink);
+  const Status status = importer.Read(ImportInput{path, "fuzz.zip"}, sink);
   fuzz::CheckStatus(status, "fuzz.zip");
   return 0;
 }

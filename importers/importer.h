@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "common/result.h"
-#include "daemon/config/config.h"
-#include "importers/record.h"
+#include "importers/import_options.h"
+#include "records/record.h"
 
 namespace credd {
 
@@ -32,7 +32,6 @@ class RecordSink {
 struct ImportInput {
   std::string path;          // File on disk (for pdf-manifest: a .zip, or a folder).
   std::string display_name;  // Name used in messages ("x.csv").
-  const InstitutionConfig* institution = nullptr;  // Dialect, column mapping, encoding.
   // When >= 0, the already open file to read (the daemon's claimed descriptor; borrowed):
   // importers read it through OpenImportFile, from its start, and never reopen `path`.
   int fd = -1;
@@ -52,7 +51,7 @@ class Importer {
 struct ImporterEntry {
   std::string_view name;         // The format name in config and reports: csv, pesc, ...
   std::string_view description;  // One line for `credctl import --help`.
-  std::unique_ptr<Importer> (*make)();
+  std::unique_ptr<Importer> (*make)(const ImportOptions& options);
 };
 
 // Every importer credd has, in one table (importers/importers.cpp).

@@ -11,11 +11,13 @@ namespace credd {
 const std::vector<ImporterEntry>& ImporterTable() {
   static const std::vector<ImporterEntry> kTable = {
       {"csv", "SIS extract as CSV (RFC 4180), one credential per row",
-       [] { return std::unique_ptr<Importer>(new CsvImporter()); }},
+       [](const ImportOptions& options) {
+         return std::unique_ptr<Importer>(new CsvImporter(options.csv));
+       }},
       {"pesc", "PESC College Transcript XML 1.3-1.9, bare or in an AcademicRecordBatch",
-       [] { return std::unique_ptr<Importer>(new PescImporter()); }},
+       [](const ImportOptions&) { return std::unique_ptr<Importer>(new PescImporter()); }},
       {"pdf-manifest", "a .zip (or folder) of SIS-rendered PDFs with manifest.csv",
-       [] { return std::unique_ptr<Importer>(new PdfManifestImporter()); }},
+       [](const ImportOptions&) { return std::unique_ptr<Importer>(new PdfManifestImporter()); }},
   };
   return kTable;
 }

@@ -524,7 +524,7 @@ void ReadInvitations(MapReader& reader, InvitationConfig* inv) {
   ReadRateLimits(reader, &inv->rate_limits);
 }
 
-void ReadCsv(MapReader& reader, CsvConfig* csv) {
+void ReadCsv(MapReader& reader, CsvOptions* csv) {
   reader.Map("columns", [&](MapReader& columns) {
     columns.ForEachKey([&](const std::string& field) {
       std::string header;

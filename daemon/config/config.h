@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/result.h"
+#include "importers/import_options.h"
 
 namespace credd {
 
@@ -113,12 +114,6 @@ struct HttpConfig {
   SecretSource admin_token;  // Bearer token for admin endpoints (admin_token_file / _env).
 };
 
-struct CsvConfig {
-  std::map<std::string, std::string> columns;  // credd field -> header in the file.
-  std::string encoding = "utf-8";              // "utf-8", "windows-1252" or "iso-8859-1".
-  std::string delimiter = ",";                 // One character.
-};
-
 struct InstitutionConfig {
   std::string id;                     // Stable identifier; names the drop folder. Required.
   std::string name_en;                // Institution name in English.
@@ -127,7 +122,7 @@ struct InstitutionConfig {
   std::string default_locale = "en";  // "en" or "fr", for students without a preference.
   std::vector<std::string> formats = {"csv", "pesc", "pdf-manifest"};  // Accepted inputs.
   std::string on_record_error = "accept_valid";                        // Or "reject_file".
-  CsvConfig csv;  // CSV dialect and column mapping.
+  CsvOptions csv;  // CSV dialect and column mapping (the CSV importer's own options).
 
   // What the documents show (templates/ holds the layouts; these are the institution's).
   struct Signatory {

@@ -13,9 +13,9 @@
 #include "common/hex.h"
 #include "common/unique_fd.h"
 #include "daemon/pipeline/record_identity.h"
-#include "daemon/pipeline/validate.h"
 #include "daemon/store/batch_store.h"
 #include "importers/importer.h"
+#include "records/validate.h"
 
 namespace credd {
 namespace {
@@ -37,10 +37,9 @@ InviteMode InviteModeFor(const InstitutionConfig& institution) {
 
 // Business rules, then (when a renderer is given) whether the document can be printed.
 // PDFs supplied by the institution are signed as they are, so they are not rendered.
-std::vector<RecordError> CheckRecord(CredentialRecord& record, const InstitutionConfig& institution,
-                                     const ValidationOptions& validation,
+std::vector<RecordError> CheckRecord(CredentialRecord& record, const ValidationOptions& validation,
                                      const ProcessOptions& process, const std::string& file) {
-  std::vector<RecordError> problems = ValidateRecord(record, institution, validation);
+  std::vector<RecordError> problems = ValidateRecord(record, validation);
   if (problems.empty() && process.renderer != nullptr && record.pdf_bytes.empty()) {
     std::string ref = file + ":" + std::to_string(record.line);
     if (Status s = process.renderer->CheckRecord(record, ref); !s) {
@@ -62,10 +61,9 @@ std::vector<RecordError> CheckRecord(CredentialRecord& record, const Institution
 // caller will need them for the report, and, for a dry run, finds repeated credentials.
 class ValidatingSink : public RecordSink {
  public:
-  ValidatingSink(const InstitutionConfig& institution, ValidationOptions options, bool keep_errors,
-                 bool find_duplicates, const ProcessOptions& process, std::string file)
+  ValidatingSink(ValidationOptions options, bool keep_errors, bool find_duplicates,
+                 const ProcessOptions& process, std::string file)
       : file_(std::move(file)),
-        institution_(institution),
         options_(std::move(options)),
         keep_errors_(keep_errors),
         find_duplicates_(find_duplicates),
@@ -73,8 +71,7 @@ class ValidatingSink : public RecordSink {
 
   bool OnRecord(CredentialRecord record) override {
     ++counts.total;
-    std::vector<RecordError> problems =
-        CheckRecord(record, institution_, options_, process_, file_);
+    std::vector<RecordError> problems = CheckRecord(record, options_, process_, file_);
     if (problems.empty() && find_duplicates_) {
       // A 64-bit hash, not the key itself, keeps a million-row dry run small; a collision
       // (about one in 10^7 at a million rows) would only misreport a duplicate.
@@ -134,7 +131,6 @@ class ValidatingSink : public RecordSink {
   }
 
   std::string file_;
-  const InstitutionConfig& institution_;
   ValidationOptions options_;
   bool keep_errors_;
   bool find_duplicates_;
@@ -154,7 +150,6 @@ class StoringSink : public RecordSink {
       : file_(std::move(file)),
         conn_(conn),
         batch_(batch),
-        institution_(institution),
         validation_(std::move(validation)),
         process_(process),
         chunk_size_(chunk_size),
@@ -165,8 +160,7 @@ class StoringSink : public RecordSink {
   bool OnRecord(CredentialRecord record) override {
     if (++position_ <= skip_) return true;
     ++total_;
-    std::vector<RecordError> problems =
-        CheckRecord(record, institution_, validation_, process_, file_);
+    std::vector<RecordError> problems = CheckRecord(record, validation_, process_, file_);
     if (!problems.empty()) {
       ++rejected_;
       for (const RecordError& e : problems) writer_->AddError(e, false);
@@ -237,7 +231,6 @@ class StoringSink : public RecordSink {
   std::string file_;
   Store& conn_;
   BatchRow batch_;
-  const InstitutionConfig& institution_;
   ValidationOptions validation_;
   const ProcessOptions& process_;
   int chunk_size_;
@@ -309,10 +302,11 @@ Result<BatchReport> BatchProcessor::DryRun(const ProcessInput& input) {
   BatchReport report = BaseReport(input);
   report.dry_run = true;
   report.received_at = NowIso8601();
-  ValidationOptions validation{options_.today, input.format != "pesc"};
-  ValidatingSink sink(*input.institution, validation, true, true, options_, input.display_name);
-  std::unique_ptr<Importer> importer = (*entry)->make();
-  Status read = importer->Read({input.path, input.display_name, input.institution, input.fd}, sink);
+  ValidationOptions validation{options_.today, input.format != "pesc",
+                               input.institution->default_locale};
+  ValidatingSink sink(validation, true, true, options_, input.display_name);
+  std::unique_ptr<Importer> importer = (*entry)->make({input.institution->csv});
+  Status read = importer->Read({input.path, input.display_name, input.fd}, sink);
   report.counts = sink.counts;
   report.errors = std::move(sink.errors);
   report.warnings = std::move(sink.warnings);
@@ -436,16 +430,16 @@ Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
       break;
   }
 
-  ValidationOptions validation{options_.today, input.format != "pesc"};
+  ValidationOptions validation{options_.today, input.format != "pesc",
+                               input.institution->default_locale};
 
   // Pass 1: parse and validate without storing.
   const ProcessOptions& first_pass = options_;
   ProcessOptions check_options = first_pass;
   check_options.on_accepted = nullptr;
-  ValidatingSink check(institution, validation, reject_file, false, check_options,
-                       input.display_name);
+  ValidatingSink check(validation, reject_file, false, check_options, input.display_name);
   Status read =
-      (*entry)->make()->Read({input.path, input.display_name, &institution, input.fd}, check);
+      (*entry)->make({institution.csv})->Read({input.path, input.display_name, input.fd}, check);
   if (options_.stop != nullptr && options_.stop->load()) {
     return MakeError(ErrorCode::kUnavailable, "stopped before the file was stored",
                      input.display_name);
@@ -486,14 +480,15 @@ Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
   StoringSink store(conn, start->batch, institution, validation, options_,
                     reject_file ? 0 : options_.chunk_size, input.display_name);
   Status second =
-      (*entry)->make()->Read({input.path, input.display_name, &institution, input.fd}, store);
+      (*entry)->make({institution.csv})->Read({input.path, input.display_name, input.fd}, store);
   if (Status s = store.Finish(); !s) return s.error();
   if (reject_file && store.duplicates_in_file() > 0) {
     // The store saw a repeated credential that validation alone cannot see, and rolled the
     // file back; read once more with duplicate detection in memory to list every problem.
-    ValidatingSink again(institution, validation, true, true, check_options, input.display_name);
-    if (Status reread =
-            (*entry)->make()->Read({input.path, input.display_name, &institution, input.fd}, again);
+    ValidatingSink again(validation, true, true, check_options, input.display_name);
+    if (Status reread = (*entry)
+                            ->make({institution.csv})
+                            ->Read({input.path, input.display_name, input.fd}, again);
         !reread) {
       return reread.error();
     }

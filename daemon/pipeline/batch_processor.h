@@ -20,7 +20,7 @@
 #include "daemon/pipeline/report.h"
 #include "daemon/render/renderer.h"
 #include "daemon/store/database.h"
-#include "importers/record.h"
+#include "records/record.h"
 
 namespace credd {
 

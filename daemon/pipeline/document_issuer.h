@@ -19,7 +19,7 @@
 #include "daemon/sign/signing_key.h"
 #include "daemon/store/database.h"
 #include "daemon/store/document_store.h"
-#include "importers/record.h"
+#include "records/record.h"
 
 namespace credd {
 

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "importers/record.h"
+#include "records/record.h"
 
 namespace credd {
 

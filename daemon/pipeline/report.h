@@ -10,7 +10,7 @@
 
 #include "common/result.h"
 #include "daemon/store/batch_store.h"
-#include "importers/record.h"
+#include "records/record.h"
 
 namespace credd {
 

@@ -8,7 +8,7 @@
 
 #include "daemon/render/gfx_handles.h"
 #include "daemon/render/pdf_canvas.h"
-#include "importers/record.h"
+#include "records/record.h"
 
 namespace credd::render {
 

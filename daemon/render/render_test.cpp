@@ -201,7 +201,7 @@ TEST_F(RenderTest, EveryCorpusCollegeTranscriptInEnglishAndFrench) {
     CollectingSink sink;
     PescImporter importer;
     std::string name = entry.path().filename().string();
-    (void)importer.Read(ImportInput{entry.path().string(), name, nullptr}, sink);
+    (void)importer.Read(ImportInput{entry.path().string(), name}, sink);
     for (const auto& record : sink.records) {
       for (const std::string locale : {"en", "fr"}) {
         SCOPED_TRACE(entry.path().string() + " " + locale);

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "importers/record.h"
+#include "records/record.h"
 
 namespace credd {
 

@@ -13,7 +13,7 @@
 
 #include "common/result.h"
 #include "daemon/store/store.h"
-#include "importers/record.h"
+#include "records/record.h"
 
 namespace credd {
 

@@ -91,7 +91,8 @@ std::string Join(const std::vector<std::string>& items) {
 // One Read() call: owns the libcsv parser and everything known about the current row.
 class CsvReader {
  public:
-  CsvReader(const ImportInput& input, RecordSink& sink) : input_(input), sink_(sink) {
+  CsvReader(const ImportInput& input, const CsvOptions& options, RecordSink& sink)
+      : input_(input), options_(options), sink_(sink) {
     csv_init(&parser_, kParserOptions);
     csv_set_space_func(&parser_, NeverSpace);
   }
@@ -124,6 +125,7 @@ class CsvReader {
   std::string Where(int line, int column = 0) const;
 
   const ImportInput& input_;
+  const CsvOptions& options_;
   RecordSink& sink_;
   std::string name_;
   csv_parser parser_{};
@@ -165,13 +167,10 @@ class CsvReader {
 };
 
 Status CsvReader::Configure() {
-  static const InstitutionConfig kDefaultInstitution;
-  const InstitutionConfig& institution =
-      input_.institution != nullptr ? *input_.institution : kDefaultInstitution;
-  if (institution.csv.delimiter.size() == 1) delimiter_ = institution.csv.delimiter[0];
+  if (options_.delimiter.size() == 1) delimiter_ = options_.delimiter[0];
   csv_set_delim(&parser_, static_cast<unsigned char>(delimiter_));
 
-  encoding_ = institution.csv.encoding.empty() ? "utf-8" : institution.csv.encoding;
+  encoding_ = options_.encoding.empty() ? "utf-8" : options_.encoding;
   if (EqualsIgnoreCase(encoding_, "utf-8")) return Status::Ok();
   const char* iconv_name = nullptr;
   if (EqualsIgnoreCase(encoding_, "windows-1252")) iconv_name = "WINDOWS-1252";
@@ -503,9 +502,7 @@ void CsvReader::OnHeader(std::optional<RecordError> error) {
     }
   }
 
-  static const InstitutionConfig kDefaultInstitution;
-  const CsvConfig& csv =
-      (input_.institution != nullptr ? *input_.institution : kDefaultInstitution).csv;
+  const CsvOptions& csv = options_;
   column_members_.assign(names.size(), {});
   column_labels_.assign(names.size(), "");
   std::vector<std::string> missing;
@@ -546,7 +543,7 @@ void CsvReader::OnHeader(std::optional<RecordError> error) {
 }  // namespace
 
 Status CsvImporter::Read(const ImportInput& input, RecordSink& sink) {
-  CsvReader reader(input, sink);
+  CsvReader reader(input, options_, sink);
   return reader.Run();
 }
 

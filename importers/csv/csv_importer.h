@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <utility>
 
 #include "importers/importer.h"
 
@@ -19,7 +20,12 @@ class CsvImporter : public Importer {
   // The most columns a header may have; more means the file is not an SIS extract.
   static constexpr std::size_t kMaxColumns = 1024;
 
+  explicit CsvImporter(CsvOptions options = {}) : options_(std::move(options)) {}
+
   Status Read(const ImportInput& input, RecordSink& sink) override;
+
+ private:
+  CsvOptions options_;
 };
 
 }  // namespace credd

@@ -70,17 +70,17 @@ struct RunResult {
   std::vector<CredentialRecord> records;
 };
 
-RunResult ReadPath(const std::string& path, const InstitutionConfig& institution,
+RunResult ReadPath(const std::string& path, const ImportOptions& options,
                    const std::string& name = "x.csv", int stop_after = -1) {
   EventSink sink(name, stop_after);
-  CsvImporter importer;
-  Status status = importer.Read({path, name, &institution}, sink);
+  CsvImporter importer(options.csv);
+  Status status = importer.Read({path, name}, sink);
   return {status.ok() ? "ok" : status.error().ToString(), sink.events, sink.records};
 }
 
-RunResult ReadText(const std::string& content, const InstitutionConfig& institution = {}) {
+RunResult ReadText(const std::string& content, const ImportOptions& options = {}) {
   TempFile file(content);
-  return ReadPath(file.path(), institution);
+  return ReadPath(file.path(), options);
 }
 
 struct Case {
@@ -294,10 +294,10 @@ TEST(CsvFixtureTest, InvalidUtf8NamesLineAndOffset) {
 }
 
 TEST(CsvFixtureTest, Windows1252IsConvertedAndUndefinedBytesRejected) {
-  InstitutionConfig institution;
-  institution.csv.encoding = "windows-1252";
-  institution.csv.delimiter = ";";
-  RunResult result = ReadPath(Fixture("windows1252.csv"), institution, "windows1252.csv");
+  ImportOptions options;
+  options.csv.encoding = "windows-1252";
+  options.csv.delimiter = ";";
+  RunResult result = ReadPath(Fixture("windows1252.csv"), options, "windows1252.csv");
   ASSERT_EQ(result.status, "ok");
   ASSERT_EQ(result.events,
             (std::vector<std::string>{"record 2 1",
@@ -308,10 +308,10 @@ TEST(CsvFixtureTest, Windows1252IsConvertedAndUndefinedBytesRejected) {
 }
 
 TEST(CsvEncodingTest, Iso88591MapsEveryByte) {
-  InstitutionConfig institution;
-  institution.csv.encoding = "iso-8859-1";
+  ImportOptions options;
+  options.csv.encoding = "iso-8859-1";
   RunResult result =
-      ReadText(kShortHeader + "1,L\xE9vesque,Zo\xEB,z@x.ca,diploma,T\x81,2024\n", institution);
+      ReadText(kShortHeader + "1,L\xE9vesque,Zo\xEB,z@x.ca,diploma,T\x81,2024\n", options);
   ASSERT_EQ(result.status, "ok");
   ASSERT_EQ(result.records.size(), 1u);
   EXPECT_EQ(result.records[0].family_name, "Lévesque");
@@ -320,22 +320,22 @@ TEST(CsvEncodingTest, Iso88591MapsEveryByte) {
 }
 
 TEST(CsvEncodingTest, Utf8BomInALegacyFileIsAConfigurationMistake) {
-  InstitutionConfig institution;
-  institution.csv.encoding = "windows-1252";
-  RunResult result = ReadText("\xEF\xBB\xBF" + kHeader + kRow, institution);
+  ImportOptions options;
+  options.csv.encoding = "windows-1252";
+  RunResult result = ReadText("\xEF\xBB\xBF" + kHeader + kRow, options);
   EXPECT_EQ(result.status,
             "x.csv:1: the file starts with a UTF-8 byte order mark but csv.encoding is "
             "windows-1252; set csv.encoding to utf-8");
 }
 
 TEST(CsvMappingTest, ColumnsAreRenamedAndDelimiterConfigured) {
-  InstitutionConfig institution;
-  institution.csv.delimiter = "\t";
-  institution.csv.columns = {{"student_id", "SPRIDEN_ID"}, {"email", "Courriel"}};
+  ImportOptions options;
+  options.csv.delimiter = "\t";
+  options.csv.columns = {{"student_id", "SPRIDEN_ID"}, {"email", "Courriel"}};
   RunResult result = ReadText(
       "SPRIDEN_ID\tfamily_name\tgiven_names\tcourriel\tcredential_type\tcredential_title\tissued_"
       "on\n00042\t Doe \tJ, R\tj@x.ca\tdiploma\tT\t2024\n",
-      institution);
+      options);
   ASSERT_EQ(result.status, "ok");
   ASSERT_EQ(result.records.size(), 1u);
   EXPECT_EQ(result.records[0].student_id, "00042");
@@ -345,9 +345,9 @@ TEST(CsvMappingTest, ColumnsAreRenamedAndDelimiterConfigured) {
 }
 
 TEST(CsvMappingTest, MissingMappedColumnNamesTheHeaderLookedFor) {
-  InstitutionConfig institution;
-  institution.csv.columns = {{"student_id", "SPRIDEN_ID"}};
-  RunResult result = ReadText(kHeader + kRow, institution);
+  ImportOptions options;
+  options.csv.columns = {{"student_id", "SPRIDEN_ID"}};
+  RunResult result = ReadText(kHeader + kRow, options);
   EXPECT_EQ(result.status,
             "x.csv:1: missing required column: student_id (looked for a column named "
             "'SPRIDEN_ID')");
@@ -431,8 +431,7 @@ TEST(CsvGarbageTest, RandomBytesNeverCrash) {
 TEST(CsvInputTest, MissingFileIsNoInput) {
   EventSink sink("nope.csv");
   CsvImporter importer;
-  InstitutionConfig institution;
-  Status status = importer.Read({"/nonexistent/nope.csv", "nope.csv", &institution}, sink);
+  Status status = importer.Read({"/nonexistent/nope.csv", "nope.csv"}, sink);
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().code, ErrorCode::kNoInput);
   EXPECT_EQ(status.error().ToString(), "nope.csv: cannot open: No such file or directory");
@@ -448,16 +447,16 @@ TEST(CsvCorpusTest, BannerExtractStreamsWithExpectedLines) {
   ASSERT_TRUE(std::filesystem::exists(Corpus("utValidateR/student_unit_test.csv")))
       << "corpus not found under " << CREDD_CORPUS_DIR;
   // The extract has no email, credential or award-date columns: map what is closest.
-  InstitutionConfig institution;
-  institution.csv.columns = {{"family_name", "last_name"},
-                             {"given_names", "first_name"},
-                             {"email", "ssid"},
-                             {"credential_type", "primary_degree_id"},
-                             {"credential_title", "primary_major_desc"},
-                             {"program", "primary_major_college_desc"},
-                             {"issued_on", "high_school_graduation_date"}};
+  ImportOptions options;
+  options.csv.columns = {{"family_name", "last_name"},
+                         {"given_names", "first_name"},
+                         {"email", "ssid"},
+                         {"credential_type", "primary_degree_id"},
+                         {"credential_title", "primary_major_desc"},
+                         {"program", "primary_major_college_desc"},
+                         {"issued_on", "high_school_graduation_date"}};
   RunResult result =
-      ReadPath(Corpus("utValidateR/student_unit_test.csv"), institution, "student_unit_test.csv");
+      ReadPath(Corpus("utValidateR/student_unit_test.csv"), options, "student_unit_test.csv");
   ASSERT_EQ(result.status, "ok");
   ASSERT_EQ(result.records.size(), 66u);  // Lines 2-67, CRLF, no embedded newlines.
   EXPECT_EQ(result.events.front(),
@@ -493,20 +492,19 @@ TEST(CsvCorpusTest, BannerExtractStreamsWithExpectedLines) {
 TEST(CsvCorpusTest, LapExtractsLackCreddColumns) {
   ASSERT_TRUE(std::filesystem::exists(Corpus("apereo-lap/personal.csv")))
       << "corpus not found under " << CREDD_CORPUS_DIR;
-  InstitutionConfig institution;
-  institution.csv.columns = {{"student_id", "ALTERNATIVE_ID"}};
+  ImportOptions options;
+  options.csv.columns = {{"student_id", "ALTERNATIVE_ID"}};
   for (const char* name : {"personal.csv", "enrollment.csv", "course.csv"}) {
-    RunResult result = ReadPath(Corpus(std::string("apereo-lap/") + name), institution, name);
+    RunResult result = ReadPath(Corpus(std::string("apereo-lap/") + name), options, name);
     EXPECT_EQ(result.status.rfind(std::string(name) + ":1: missing required columns: ", 0), 0u)
         << result.status;
     EXPECT_TRUE(result.events.empty());
   }
-  institution.csv.columns = {{"student_id", "ALTERNATIVE_ID"},   {"family_name", "COURSE_ID"},
-                             {"given_names", "COURSE_ID"},       {"email", "COURSE_ID"},
-                             {"credential_type", "FINAL_GRADE"}, {"credential_title", "COURSE_ID"},
-                             {"issued_on", "WITHDRAWAL_DATE"}};
-  RunResult enrollment =
-      ReadPath(Corpus("apereo-lap/enrollment.csv"), institution, "enrollment.csv");
+  options.csv.columns = {{"student_id", "ALTERNATIVE_ID"},   {"family_name", "COURSE_ID"},
+                         {"given_names", "COURSE_ID"},       {"email", "COURSE_ID"},
+                         {"credential_type", "FINAL_GRADE"}, {"credential_title", "COURSE_ID"},
+                         {"issued_on", "WITHDRAWAL_DATE"}};
+  RunResult enrollment = ReadPath(Corpus("apereo-lap/enrollment.csv"), options, "enrollment.csv");
   ASSERT_EQ(enrollment.status, "ok");
   ASSERT_EQ(enrollment.records.size(), 29u);
   EXPECT_EQ(enrollment.records[2].line, 4);

@@ -137,7 +137,7 @@ class PdfManifestImporterTest : public ::testing::Test {
   Status Import(const std::string& name, RecordingSink& sink,
                 const PdfManifestLimits& limits = {}) {
     PdfManifestImporter importer(limits);
-    return importer.Read(ImportInput{(dir_ / name).string(), name, nullptr}, sink);
+    return importer.Read(ImportInput{(dir_ / name).string(), name}, sink);
   }
 
   // The Status error as "where: message", or "ok".

@@ -67,7 +67,7 @@ Outcome ReadPath(const std::string& path, int stop_after_records = -1,
   std::string display = fs::path(path).filename().string();
   Outcome outcome{Status::Ok(), CollectingSink(display, stop_after_records)};
   PescImporter importer(limits);
-  outcome.status = importer.Read(ImportInput{path, display, nullptr}, outcome.sink);
+  outcome.status = importer.Read(ImportInput{path, display}, outcome.sink);
   return outcome;
 }
 
@@ -776,8 +776,7 @@ TEST_F(PescImporterTest, Utf16BigEndianBomOverridesUtf8Declaration) {
 TEST_F(PescImporterTest, MissingFileIsNoInput) {
   PescImporter importer;
   CollectingSink sink("nope.xml");
-  Status status =
-      importer.Read(ImportInput{(dir_ / "nope.xml").string(), "nope.xml", nullptr}, sink);
+  Status status = importer.Read(ImportInput{(dir_ / "nope.xml").string(), "nope.xml"}, sink);
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().code, ErrorCode::kNoInput);
   EXPECT_EQ(status.error().ToString(), "nope.xml: cannot open: No such file or directory");

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "importers/pesc/xml_element.h"
-#include "importers/record.h"
+#include "records/record.h"
 
 namespace credd::pesc {
 

@@ -6,7 +6,9 @@ Rules:
 - libpqxx belongs to daemon/store/: nothing else includes it or names a pqxx type;
 - daemon/store/internal/ is the store's private side: only daemon/store/ includes it;
 - the store's public headers expose no libpqxx type (internal/ and test helpers aside);
-- SQL lives in daemon/store/: no C++ string literal elsewhere holds a statement.
+- SQL lives in daemon/store/: no C++ string literal elsewhere holds a statement;
+- common/, records/ and importers/ are below the daemon: they include no daemon/ header
+  (records/ and common/ not even an importer's).
 """
 
 import os
@@ -20,6 +22,11 @@ SQL = re.compile(r'"[^"\n]*\b(SELECT\s+\S|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELET
                  r'CREATE\s+(TABLE|INDEX|FUNCTION)|pg_advisory)', re.IGNORECASE)
 PQXX = re.compile(r'#\s*include\s*[<"]pqxx/|\bpqxx::')
 INTERNAL = re.compile(r'#\s*include\s*"daemon/store/internal/')
+INCLUDE = re.compile(r'#\s*include\s*"([^"]+)"')
+# Folder -> the include prefixes its files may not use.
+BELOW = {"common/": ("daemon/", "importers/", "records/", "credctl/"),
+         "records/": ("daemon/", "importers/", "credctl/"),
+         "importers/": ("daemon/", "credctl/")}
 
 
 def sources():
@@ -50,6 +57,11 @@ def breaches():
             if (in_store and rel.endswith(".h") and not rel.startswith(STORE + "internal/")
                     and not is_store_test_helper(rel) and PQXX.search(code)):
                 yield f"{rel}:{number}: a store header exposes libpqxx: {line.strip()}"
+            include = INCLUDE.search(code)
+            for folder, banned in BELOW.items():
+                if (include and rel.startswith(folder) and not rel.endswith("_test.cpp")
+                        and include.group(1).startswith(banned)):
+                    yield f"{rel}:{number}: {folder} includes a layer above it: {line.strip()}"
             if not in_store and SQL.search(code):
                 yield f"{rel}:{number}: SQL outside daemon/store/: {line.strip()}"
 

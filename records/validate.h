@@ -9,8 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "daemon/config/config.h"
-#include "importers/record.h"
+#include "records/record.h"
 
 namespace credd {
 
@@ -23,14 +22,13 @@ struct ValidationOptions {
   // PESC transcripts often carry no email; their students may already be known, or get an
   // address later (credctl student add-email). CSV and manifests must name one.
   bool require_email = true;
+  std::string default_locale = "en";  // The institution's, for records that name none.
 };
 
 // Checks `record` and normalises it in place (trims surrounding white space, NFC, fills
-// preferred_locale from the institution default, lower-cases email domains). Returns every
+// preferred_locale from options.default_locale, lower-cases email domains). Returns every
 // problem found, each with the record's line and the credd field name; empty = valid.
-std::vector<RecordError> ValidateRecord(CredentialRecord& record,
-                                        const InstitutionConfig& institution,
-                                        const ValidationOptions& options);
+std::vector<RecordError> ValidateRecord(CredentialRecord& record, const ValidationOptions& options);
 
 // True when `text` is a real calendar date written YYYY-MM-DD.
 bool IsIsoDate(std::string_view text);

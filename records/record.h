@@ -58,7 +58,7 @@ struct TranscriptData {
 };
 
 // One credential for one student, as read from the file: not validated yet (see
-// daemon/pipeline/validate.h), so any field may be empty or malformed.
+// records/validate.h), so any field may be empty or malformed.
 struct CredentialRecord {
   int line = 0;            // 1-based physical line where the record starts.
   std::string student_id;  // SIS identifier, always a string ("00123").

@@ -1,7 +1,7 @@
 // Tests for ValidateRecord: a table of records, each changed from a valid one, with every
 // error it must produce as "file:line: field: message", and a table of accepted values with
 // what normalisation makes of them.
-#include "daemon/pipeline/validate.h"
+#include "records/validate.h"
 
 #include <gtest/gtest.h>
 
@@ -26,11 +26,10 @@ CredentialRecord ValidRecord() {
 }
 
 std::vector<std::string> Validate(CredentialRecord& record) {
-  InstitutionConfig institution;
-  institution.default_locale = "fr";
   ValidationOptions options{"2024-06-30"};
+  options.default_locale = "fr";
   std::vector<std::string> out;
-  for (const RecordError& error : ValidateRecord(record, institution, options)) {
+  for (const RecordError& error : ValidateRecord(record, options)) {
     out.push_back(error.ToString("x.csv"));
   }
   return out;

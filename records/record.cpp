@@ -1,6 +1,6 @@
 // RecordError's one behaviour, kept apart from the importer table so that each importer
 // library can link it without the other importers.
-#include "importers/record.h"
+#include "records/record.h"
 
 namespace credd {
 

@@ -1,6 +1,6 @@
 // ValidateRecord and its helpers: each rule adds a RecordError and moves on, so one pass
 // reports every problem of a record. Unicode normalisation is utf8proc's.
-#include "daemon/pipeline/validate.h"
+#include "records/validate.h"
 
 #include <utf8proc.h>
 
@@ -136,9 +136,8 @@ std::string JoinAllowed(const std::string_view* begin, const std::string_view* e
 // Applies the rules to one record, collecting every failure.
 class RecordChecker {
  public:
-  RecordChecker(CredentialRecord& record, const InstitutionConfig& institution,
-                const ValidationOptions& options)
-      : record_(record), institution_(institution), options_(options) {}
+  RecordChecker(CredentialRecord& record, const ValidationOptions& options)
+      : record_(record), options_(options) {}
 
   std::vector<RecordError> Check();
 
@@ -158,7 +157,6 @@ class RecordChecker {
   void CheckTranscript();
 
   CredentialRecord& record_;
-  const InstitutionConfig& institution_;
   const ValidationOptions& options_;
   std::vector<RecordError> errors_;
 };
@@ -341,7 +339,7 @@ std::vector<RecordError> RecordChecker::Check() {
   if (Clean(r.preferred_locale, "preferred_locale", Tabs::kRejected)) {
     std::string locale = Lower(r.preferred_locale);
     if (locale.empty()) {
-      r.preferred_locale = institution_.default_locale;
+      r.preferred_locale = options_.default_locale;
     } else if (locale == "en" || locale == "en-ca") {
       r.preferred_locale = "en";
     } else if (locale == "fr" || locale == "fr-ca") {
@@ -393,9 +391,8 @@ std::vector<RecordError> RecordChecker::Check() {
 }  // namespace
 
 std::vector<RecordError> ValidateRecord(CredentialRecord& record,
-                                        const InstitutionConfig& institution,
                                         const ValidationOptions& options) {
-  return RecordChecker(record, institution, options).Check();
+  return RecordChecker(record, options).Check();
 }
 
 bool IsIsoDate(std::string_view text) {
