@@ -9,40 +9,13 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "common/sha256.h"
+#include "common/time_format.h"
 #include "daemon/mail/message.h"
 #include "daemon/store/conditions.h"
 
 namespace credd::mail {
 namespace {
-
-// With microseconds: rows the database stamped with now() a moment ago must compare as
-// due, and PostgreSQL keeps microseconds.
-std::string IsoUtc(std::chrono::system_clock::time_point time) {
-  std::time_t t = std::chrono::system_clock::to_time_t(time);
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
-  auto micros =
-      std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count() %
-      1000000;
-  char frac[16];
-  std::snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>(micros));
-  return std::string(buf) + frac;
-}
-
-std::string Sha256Hex(const std::string& text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
-  }
-  return hex;
-}
 
 std::string Replace(std::string text, const std::string& from, const std::string& to) {
   for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
@@ -134,7 +107,7 @@ Result<int> Mailer::RunOnce(const Config& config, std::chrono::system_clock::tim
   round_started_ = std::chrono::steady_clock::now();
   auto conn = database_.Connect();
   if (!conn) return conn.error();
-  const std::string now_iso = IsoUtc(now);
+  const std::string now_iso = Iso8601UtcMicros(now);
   int handled = 0;
   for (const InstitutionConfig& institution : config.institutions) {
     if (!institution.invitations.enabled) continue;
@@ -142,7 +115,7 @@ Result<int> Mailer::RunOnce(const Config& config, std::chrono::system_clock::tim
     // Each institution claims at the time it gets to, so its leases start now.
     auto at = now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
                         std::chrono::steady_clock::now() - round_started_);
-    auto sent = RunInstitution(**conn, config, institution, IsoUtc(at), at);
+    auto sent = RunInstitution(**conn, config, institution, Iso8601UtcMicros(at), at);
     if (!sent) {
       // One institution's trouble (a time zone PostgreSQL lacks, say) must not starve the
       // others; a database outage shows up for all of them and ends the round.
@@ -237,8 +210,8 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
   // another worker reclaim (and also send) this row.
   auto at = now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
                       std::chrono::steady_clock::now() - round_started_);
-  auto still_ours = RenewLease(conn, mail, options_.owner, IsoUtc(at),
-                               IsoUtc(at + std::chrono::seconds(options_.lease_seconds)));
+  auto still_ours = RenewLease(conn, mail, options_.owner, Iso8601UtcMicros(at),
+                               Iso8601UtcMicros(at + std::chrono::seconds(options_.lease_seconds)));
   if (!still_ours) return still_ours.error();
   if (!*still_ours) {
     log_.Warn("mail.lease_lost", {{"message_id", mail.message_id}});
@@ -264,7 +237,7 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
       return MakeError(ErrorCode::kInternal, "the system's random source failed", mail.message_id);
     }
     auto expires = now + std::chrono::hours(24 * inv.expiry_days);
-    auto owned = SetToken(conn, mail, options_.owner, Sha256Hex(token), IsoUtc(expires));
+    auto owned = SetToken(conn, mail, options_.owner, Sha256Hex(token), Iso8601UtcMicros(expires));
     if (!owned) return owned.error();
     if (!*owned) {
       log_.Warn("mail.lease_lost", {{"message_id", mail.message_id}});
@@ -272,7 +245,7 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
       return Status::Ok();
     }
     values["activation_url"] = Replace(inv.activation_url, "{token}", token);
-    values["expires_on"] = IsoUtc(expires).substr(0, 10);  // YYYY-MM-DD.
+    values["expires_on"] = Iso8601UtcMicros(expires).substr(0, 10);  // YYYY-MM-DD.
   }
 
   const std::string template_name = mail.kind == "resend" ? "invitation" : mail.kind;
@@ -313,8 +286,8 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
                     " attempts; last reply: " + outcome.reply;
   }
   const std::string done_iso =
-      IsoUtc(now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                       std::chrono::steady_clock::now() - round_started_));
+      Iso8601UtcMicros(now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                 std::chrono::steady_clock::now() - round_started_));
   switch (outcome.kind) {
     case SendOutcome::Kind::kSent: {
       auto ok = MarkSent(conn, mail, options_.owner, done_iso, outcome.reply, inv.reminder_days);

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "common/hex.h"
+#include "common/sha256.h"
 #include "common/unique_fd.h"
 #include "daemon/pipeline/record_identity.h"
 #include "daemon/store/batch_store.h"
@@ -261,8 +262,7 @@ std::string MoreErrorsNote(size_t not_kept) {
 }  // namespace
 
 Result<std::string> Sha256OfFd(int fd, const std::string& where) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  Sha256 hash;
   std::vector<char> buffer(1 << 16);
   off_t offset = 0;
   while (true) {
@@ -271,13 +271,10 @@ Result<std::string> Sha256OfFd(int fd, const std::string& where) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return PosixError(ErrorCode::kNoInput, "cannot read", errno, where);
     if (n == 0) break;
-    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(n));
+    hash.Update(std::string_view(buffer.data(), static_cast<size_t>(n)));
     offset += n;
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &length);
-  return HexLower(digest, length);
+  return hash.FinalHex();
 }
 
 Result<std::string> Sha256OfFile(const std::string& path) {

@@ -6,21 +6,13 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/time_format.h"
 #include "daemon/pipeline/record_identity.h"
 
 namespace credd {
 namespace {
 
 constexpr int kPendingPerQuery = 100;
-
-std::string IsoUtc(std::chrono::system_clock::time_point time) {
-  std::time_t t = std::chrono::system_clock::to_time_t(time);
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buf;
-}
 
 }  // namespace
 
@@ -64,7 +56,7 @@ Result<IssuedDocument> DocumentIssuer::Issue(const InstitutionConfig& institutio
   IssuedDocument doc;
   doc.public_id = NewUuid();
   auto now = options_.now();
-  doc.issued_at = IsoUtc(now);
+  doc.issued_at = Iso8601Utc(now);
   std::string pdf = source_pdf;
   if (pdf.empty()) {
     Branding branding = BrandingFor(institution);

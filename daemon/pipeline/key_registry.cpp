@@ -7,15 +7,15 @@
 
 #include <ctime>
 
+#include "common/time_format.h"
+
 namespace credd {
 namespace {
 
 std::string Iso(const ASN1_TIME* time) {
   std::tm tm{};
   if (ASN1_TIME_to_tm(time, &tm) != 1) return "";
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return Iso8601Utc(tm);
 }
 
 std::string Subject(X509* cert) {
@@ -24,19 +24,6 @@ std::string Subject(X509* cert) {
   char* data = nullptr;
   long length = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<size_t>(length));
-}
-
-std::string Sha256Der(X509* cert) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  X509_digest(cert, EVP_sha256(), digest, &length);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
-  }
-  return hex;
 }
 
 Result<SigningKeyRow> Describe(const std::vector<sign::X509Ptr>& chain, const std::string& ref,
@@ -49,7 +36,7 @@ Result<SigningKeyRow> Describe(const std::vector<sign::X509Ptr>& chain, const st
   long length = BIO_get_mem_data(bio.get(), &data);
   row.certificates_pem.assign(data, static_cast<size_t>(length));
   X509* leaf = chain.front().get();
-  row.key_id = Sha256Der(leaf);
+  row.key_id = sign::CertificateSha256Hex(leaf);
   row.subject = Subject(leaf);
   row.not_before = Iso(X509_get0_notBefore(leaf));
   row.not_after = Iso(X509_get0_notAfter(leaf));

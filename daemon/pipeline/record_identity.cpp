@@ -25,20 +25,6 @@ nlohmann::json GpaJson(const GpaSummary& gpa) {
 
 }  // namespace
 
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
-  }
-  return hex;
-}
-
 std::string CredentialKey(const CredentialRecord& record) {
   std::string type = FoldAscii(record.credential_type);
   if (type == "transcript") return type;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/sha256.h"
 #include "records/record.h"
 
 namespace credd {
@@ -25,8 +26,5 @@ CredentialRecord RecordFromData(const nlohmann::json& data);
 
 // Hex SHA-256 of CredentialData's compact text: equal content gives an equal hash.
 std::string ContentSha256(const CredentialRecord& record);
-
-// Hex SHA-256 of arbitrary bytes.
-std::string Sha256Hex(std::string_view bytes);
 
 }  // namespace credd

@@ -14,6 +14,8 @@
 #include "common/file_name.h"
 #include "common/hex.h"
 #include "common/log.h"
+#include "common/sha256.h"
+#include "common/time_format.h"
 #include "common/unique_fd.h"
 
 namespace credd {
@@ -89,14 +91,7 @@ Result<bool> WriteAtomically(int dir_fd, const std::string& dir, const std::stri
 
 }  // namespace
 
-std::string NowIso8601() {
-  std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buf;
-}
+std::string NowIso8601() { return Iso8601Utc(std::chrono::system_clock::now()); }
 
 nlohmann::json ReportJson(const BatchReport& r) {
   nlohmann::json j = {
@@ -166,9 +161,7 @@ std::string ReportText(const BatchReport& r) {
 
 std::string ReportBaseName(const std::string& name) {
   if (name.size() + kLongestSuffix.size() <= kNameMax) return name;
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(name.data()), name.size(), digest);
-  const std::string tag = "~" + HexLower(digest, 4);
+  const std::string tag = "~" + Sha256Hex(name).substr(0, 8);
   size_t keep = kNameMax - kLongestSuffix.size() - tag.size();
   // Cut before a UTF-8 continuation byte never, so a readable name stays readable.
   while (keep > 0 && (static_cast<unsigned char>(name[keep]) & 0xc0) == 0x80) --keep;

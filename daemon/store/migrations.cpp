@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 
+#include "common/sha256.h"
 #include "daemon/store/database.h"
 #include "daemon/store/embedded_migrations.h"
 #include "daemon/store/internal/pq.h"
@@ -33,23 +34,6 @@ constexpr const char* kAppliedMigrationsQuery =
 constexpr const char* kMaxVersionQuery = "SELECT coalesce(max(version), 0) FROM schema_migrations";
 constexpr const char* kRecordMigrationQuery =
     "INSERT INTO schema_migrations (version, name, sha256) VALUES ($1, $2, $3)";
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  // EVP_Digest only fails on allocation failure; an empty digest then fails every check.
-  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    return {};
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
-  }
-  return hex;
-}
 
 std::string FileName(const Migration& m) {
   std::string number = std::to_string(m.version);
