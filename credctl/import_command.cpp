@@ -124,15 +124,16 @@ int ImportCommand(const GlobalOptions& global, const ImportOptions& options, Log
   input.path = options.file;
   input.display_name = NameAsText(BaseName(options.file));  // Bytes on disk, text in reports.
   if (!options.format.empty()) {
-    input.format = options.format;
+    auto format = ParseFormat(options.format);
+    if (!format) return Fail(format.error(), err);
+    input.format = *format;
   } else if (S_ISDIR(st.st_mode)) {
-    input.format = "pdf-manifest";
+    input.format = Format::kPdfManifest;
   } else {
     auto format = FormatForFileName(input.display_name);
     if (!format) return Fail(format.error(), err);
     input.format = *format;
   }
-  if (auto entry = FindImporter(input.format); !entry) return Fail(entry.error(), err);
   auto sha256 = S_ISDIR(st.st_mode) ? Sha256OfFolder(options.file) : Sha256OfFile(options.file);
   if (!sha256) return Fail(sha256.error(), err);
   input.sha256 = *sha256;

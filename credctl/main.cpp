@@ -6,6 +6,7 @@
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "credctl/commands.h"
+#include "importers/formats.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"credctl: administer a credd installation"};
@@ -28,8 +29,10 @@ int main(int argc, char** argv) {
   auto* import = app.add_subcommand(
       "import", "import one file through the daemon's pipeline (exit 65 if anything is rejected)");
   import->add_option("--institution", import_options.institution, "institution id")->required();
-  import->add_option("--format", import_options.format, "csv, pesc or pdf-manifest")
-      ->check(CLI::IsMember({"csv", "pesc", "pdf-manifest"}));
+  std::vector<std::string> format_names;
+  for (const auto& format : credd::kFormats) format_names.emplace_back(format.name);
+  import->add_option("--format", import_options.format, credd::kFormats.List())
+      ->check(CLI::IsMember(format_names));
   import->add_flag("--dry-run", import_options.dry_run,
                    "parse and validate only; store nothing, no database needed");
   import->add_flag("--json", global.json, "print the report as one JSON document");

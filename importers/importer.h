@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "importers/formats.h"
 #include "importers/import_options.h"
 #include "records/record.h"
 
@@ -47,21 +48,25 @@ class Importer {
   virtual Status Read(const ImportInput& input, RecordSink& sink) = 0;
 };
 
-// One row of the importer table.
+// One row of the importer table: a format of kFormats and what reads it.
 struct ImporterEntry {
-  std::string_view name;         // The format name in config and reports: csv, pesc, ...
+  Format format;
   std::string_view description;  // One line for `credctl import --help`.
   std::unique_ptr<Importer> (*make)(const ImportOptions& options);
 };
 
-// Every importer credd has, in one table (importers/importers.cpp).
+// Every importer credd has, one per format, in one table (importers/importers.cpp).
 const std::vector<ImporterEntry>& ImporterTable();
 
-// The entry named `format`, or kUsage listing the known names.
-Result<const ImporterEntry*> FindImporter(std::string_view format);
+// The importer of a format (every format has one).
+const ImporterEntry& FindImporter(Format format);
+
+// The format named `name` (as config and credctl --format write it), or kUsage listing
+// the known names.
+Result<Format> ParseFormat(std::string_view name);
 
 // The format a dropped file is in, from its name: .csv/.txt -> csv, .xml -> pesc,
 // .zip -> pdf-manifest. kData when the extension says nothing we read.
-Result<std::string> FormatForFileName(std::string_view file_name);
+Result<Format> FormatForFileName(std::string_view file_name);
 
 }  // namespace credd

@@ -35,7 +35,6 @@ constexpr std::size_t kMaxSecretBytes = 64 * 1024;
 constexpr std::array<std::string_view, 2> kTransports = {"smtp", "maildir"};
 constexpr std::array<std::string_view, 3> kTlsModes = {"starttls", "implicit", "none"};
 constexpr std::array<std::string_view, 2> kLocales = {"en", "fr"};
-constexpr std::array<std::string_view, 3> kFormats = {"csv", "pesc", "pdf-manifest"};
 constexpr std::array<std::string_view, 2> kRecordErrorPolicies = {"accept_valid", "reject_file"};
 constexpr std::array<std::string_view, 3> kEncodings = {"utf-8", "windows-1252", "iso-8859-1"};
 constexpr std::array<std::string_view, 4> kLogLevels = {"debug", "info", "warn", "error"};
@@ -559,26 +558,27 @@ void ReadInstitution(MapReader& reader, InstitutionConfig* institution) {
   reader.String("drop_dir", &institution->drop_dir);
   reader.Enum("default_locale", &institution->default_locale, kLocales);
 
-  std::vector<std::string> formats;
+  std::vector<std::string> names;
   std::vector<int> lines;
-  if (reader.StringList("formats", &formats, &lines)) {
-    if (formats.empty()) reader.Problem("formats", "must list at least one format");
-    bool ok = !formats.empty();
-    for (std::size_t i = 0; i < formats.size(); ++i) {
+  if (reader.StringList("formats", &names, &lines)) {
+    if (names.empty()) reader.Problem("formats", "must list at least one format");
+    bool ok = !names.empty();
+    std::vector<Format> formats;
+    for (std::size_t i = 0; i < names.size(); ++i) {
       const std::string item_key = "formats[" + std::to_string(i) + "]";
-      if (!Contains(kFormats, formats[i])) {
+      const std::optional<Format> format = kFormats.Parse(names[i]);
+      if (!format) {
         reader.Problem(item_key, lines[i],
-                       "must be one of " + JoinList(kFormats) + "; got '" + formats[i] + "'");
+                       "must be one of " + kFormats.List() + "; got '" + names[i] + "'");
         ok = false;
         continue;
       }
-      for (std::size_t j = 0; j < i; ++j) {
-        if (formats[j] == formats[i]) {
-          reader.Problem(item_key, lines[i], "'" + formats[i] + "' is listed twice");
-          ok = false;
-          break;
-        }
+      if (std::find(formats.begin(), formats.end(), *format) != formats.end()) {
+        reader.Problem(item_key, lines[i], "'" + names[i] + "' is listed twice");
+        ok = false;
+        continue;
       }
+      formats.push_back(*format);
     }
     if (ok) institution->formats = std::move(formats);
   }

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/result.h"
+#include "importers/formats.h"
 #include "importers/import_options.h"
 
 namespace credd {
@@ -120,8 +121,8 @@ struct InstitutionConfig {
   std::string name_fr;                // Institution name in French.
   std::string drop_dir;               // Override of drop_root/<id>; must exist when set.
   std::string default_locale = "en";  // "en" or "fr", for students without a preference.
-  std::vector<std::string> formats = {"csv", "pesc", "pdf-manifest"};  // Accepted inputs.
-  std::string on_record_error = "accept_valid";                        // Or "reject_file".
+  std::vector<Format> formats = {Format::kCsv, Format::kPesc, Format::kPdfManifest};  // Accepted.
+  std::string on_record_error = "accept_valid";  // Or "reject_file".
   CsvOptions csv;  // CSV dialect and column mapping (the CSV importer's own options).
 
   // What the documents show (templates/ holds the layouts; these are the institution's).

@@ -14,6 +14,12 @@
 namespace credd {
 namespace {
 
+std::vector<std::string> FormatNames(const std::vector<Format>& formats) {
+  std::vector<std::string> names;
+  for (Format format : formats) names.emplace_back(kFormats.Name(format));
+  return names;
+}
+
 namespace fs = std::filesystem;
 
 const std::string kSourceDir = CREDD_SOURCE_DIR;
@@ -158,7 +164,7 @@ TEST(ConfigTest, DemoConfigResolvesPathsNextToItself) {
   ASSERT_EQ(config->institutions.size(), 1u);
   EXPECT_EQ(config->institutions[0].id, "demo-college");
   EXPECT_EQ(config->institutions[0].name_fr, "Collège Démo");
-  EXPECT_EQ(config->institutions[0].formats,
+  EXPECT_EQ(FormatNames(config->institutions[0].formats),
             (std::vector<std::string>{"csv", "pesc", "pdf-manifest"}));
 }
 
@@ -367,7 +373,7 @@ TEST(ConfigTest, GoodValuesAreAccepted) {
   EXPECT_EQ(config->mail.smtp.tls, "implicit");
   EXPECT_EQ(config->http.listen, "[::1]:8480");
   // Defaults hold for what the file leaves out.
-  EXPECT_EQ(config->institutions[0].formats,
+  EXPECT_EQ(FormatNames(config->institutions[0].formats),
             (std::vector<std::string>{"csv", "pesc", "pdf-manifest"}));
   EXPECT_EQ(config->institutions[0].csv.delimiter, ",");
   EXPECT_EQ(config->database.connect_timeout_seconds, 10);

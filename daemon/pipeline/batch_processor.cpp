@@ -251,7 +251,7 @@ BatchReport BaseReport(const ProcessInput& input) {
   report.file = input.display_name;
   report.institution_id = input.institution->id;
   report.sha256 = input.sha256;
-  report.format = input.format;
+  report.format = FormatName(input.format);
   return report;
 }
 
@@ -294,15 +294,15 @@ BatchProcessor::BatchProcessor(Database* database, Logger& log, ProcessOptions o
 }
 
 Result<BatchReport> BatchProcessor::DryRun(const ProcessInput& input) {
-  auto entry = FindImporter(input.format);
-  if (!entry) return entry.error();
+  if (!input.format) return MakeError(ErrorCode::kUsage, "unknown format", input.display_name);
+  const ImporterEntry* entry = &FindImporter(*input.format);
   BatchReport report = BaseReport(input);
   report.dry_run = true;
   report.received_at = NowIso8601();
-  ValidationOptions validation{options_.today, input.format != "pesc",
+  ValidationOptions validation{options_.today, input.format != Format::kPesc,
                                input.institution->default_locale};
   ValidatingSink sink(validation, true, true, options_, input.display_name);
-  std::unique_ptr<Importer> importer = (*entry)->make({input.institution->csv});
+  std::unique_ptr<Importer> importer = entry->make({input.institution->csv});
   Status read = importer->Read({input.path, input.display_name, input.fd}, sink);
   report.counts = sink.counts;
   report.errors = std::move(sink.errors);
@@ -338,8 +338,9 @@ Result<BatchReport> BatchProcessor::Reject(const ProcessInput& input, const std:
   }
   auto conn = database_->Connect();
   if (!conn) return conn.error();
-  auto start = BeginBatch(**conn, input.institution->id, input.sha256, input.display_name,
-                          input.format, input.institution->on_record_error, input.resuming);
+  auto start =
+      BeginBatch(**conn, input.institution->id, input.sha256, input.display_name,
+                 FormatName(input.format), input.institution->on_record_error, input.resuming);
   if (!start) return start.error();
   report.batch_id = start->batch.id;
   report.received_at = start->batch.received_at;
@@ -359,8 +360,8 @@ Result<BatchReport> BatchProcessor::Reject(const ProcessInput& input, const std:
 
 Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
   if (database_ == nullptr) return DryRun(input);
-  auto entry = FindImporter(input.format);
-  if (!entry) return entry.error();
+  if (!input.format) return MakeError(ErrorCode::kUsage, "unknown format", input.display_name);
+  const ImporterEntry* entry = &FindImporter(*input.format);
   const InstitutionConfig& institution = *input.institution;
   const bool reject_file = institution.on_record_error == "reject_file";
 
@@ -372,8 +373,8 @@ Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
     return locked.error();
   }
 
-  auto start = BeginBatch(conn, institution.id, input.sha256, input.display_name, input.format,
-                          institution.on_record_error, input.resuming);
+  auto start = BeginBatch(conn, institution.id, input.sha256, input.display_name,
+                          FormatName(input.format), institution.on_record_error, input.resuming);
   if (!start) return start.error();
   BatchReport report = BaseReport(input);
   report.batch_id = start->batch.id;
@@ -423,11 +424,11 @@ Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
     case BatchStart::Kind::kNew:
       log_.Info("batch.start", {{"file", input.display_name},
                                 {"batch", std::to_string(start->batch.id)},
-                                {"format", input.format}});
+                                {"format", FormatName(input.format)}});
       break;
   }
 
-  ValidationOptions validation{options_.today, input.format != "pesc",
+  ValidationOptions validation{options_.today, input.format != Format::kPesc,
                                input.institution->default_locale};
 
   // Pass 1: parse and validate without storing.
@@ -436,7 +437,7 @@ Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
   check_options.on_accepted = nullptr;
   ValidatingSink check(validation, reject_file, false, check_options, input.display_name);
   Status read =
-      (*entry)->make({institution.csv})->Read({input.path, input.display_name, input.fd}, check);
+      entry->make({institution.csv})->Read({input.path, input.display_name, input.fd}, check);
   if (options_.stop != nullptr && options_.stop->load()) {
     return MakeError(ErrorCode::kUnavailable, "stopped before the file was stored",
                      input.display_name);
@@ -477,15 +478,14 @@ Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
   StoringSink store(conn, start->batch, institution, validation, options_,
                     reject_file ? 0 : options_.chunk_size, input.display_name);
   Status second =
-      (*entry)->make({institution.csv})->Read({input.path, input.display_name, input.fd}, store);
+      entry->make({institution.csv})->Read({input.path, input.display_name, input.fd}, store);
   if (Status s = store.Finish(); !s) return s.error();
   if (reject_file && store.duplicates_in_file() > 0) {
     // The store saw a repeated credential that validation alone cannot see, and rolled the
     // file back; read once more with duplicate detection in memory to list every problem.
     ValidatingSink again(validation, true, true, check_options, input.display_name);
-    if (Status reread = (*entry)
-                            ->make({institution.csv})
-                            ->Read({input.path, input.display_name, input.fd}, again);
+    if (Status reread =
+            entry->make({institution.csv})->Read({input.path, input.display_name, input.fd}, again);
         !reread) {
       return reread.error();
     }

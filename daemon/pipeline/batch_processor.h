@@ -38,14 +38,19 @@ struct ProcessOptions {
   std::function<Status(const CredentialRecord&)> on_accepted;
 };
 
+// A format's name for reports and logs; "unknown" when it was never identified.
+inline std::string FormatName(const std::optional<Format>& format) {
+  return format ? std::string(kFormats.Name(*format)) : "unknown";
+}
+
 struct ProcessInput {
   const InstitutionConfig* institution = nullptr;
-  std::string path;          // The file to read (in processing/ for the daemon).
-  int fd = -1;               // When >= 0, the claimed file itself (borrowed): read, not path.
-  std::string display_name;  // The name staff gave it.
-  std::string format;        // An importer name.
-  std::string sha256;        // Of the content.
-  bool resuming = false;     // Found in processing/ at start: a finished batch is not a duplicate.
+  std::string path;              // The file to read (in processing/ for the daemon).
+  int fd = -1;                   // When >= 0, the claimed file itself (borrowed): read, not path.
+  std::string display_name;      // The name staff gave it.
+  std::optional<Format> format;  // Empty when the file's name says nothing credd reads.
+  std::string sha256;            // Of the content.
+  bool resuming = false;  // Found in processing/ at start: a finished batch is not a duplicate.
 };
 
 class BatchProcessor {

@@ -163,9 +163,10 @@ Status FileIntake::ImportClaimed(const std::string& dir, const InstitutionConfig
     refusal = format.error().message;
   } else if (std::find(institution.formats.begin(), institution.formats.end(), *format) ==
              institution.formats.end()) {
-    refusal = "format '" + *format + "' is not enabled for institution " + institution.id;
+    refusal = "format '" + std::string(kFormats.Name(*format)) +
+              "' is not enabled for institution " + institution.id;
   }
-  input.format = format ? *format : "unknown";
+  if (format) input.format = *format;
 
   Result<BatchReport> report = MakeError(ErrorCode::kInternal, "not run");
   if (!sha256) {
@@ -192,7 +193,7 @@ Status FileIntake::ImportClaimed(const std::string& dir, const InstitutionConfig
     failed.file = shown;
     failed.institution_id = institution.id;
     failed.sha256 = sha256 ? *sha256 : "";
-    failed.format = input.format;
+    failed.format = FormatName(input.format);
     failed.status = "rejected";
     failed.reason = "credd could not finish this file: " + report.error().ToString() +
                     ". Records stored before the error stay stored; drop the same file again "
