@@ -59,7 +59,8 @@ constexpr const char* kCountInWindow =
     "SELECT count(*) FROM mail_outbox WHERE ($1 = '' OR institution_id = $1) AND "
     "(sent_at > $2::timestamptz - make_interval(secs => $3) "
     " OR (status <> 'sent' AND last_attempt_at > $2::timestamptz - make_interval(secs => $3)) "
-    " OR status = 'sending')";
+    " OR (status = 'sending' AND (lease_until > $2::timestamptz "
+    "     OR claimed_at > $2::timestamptz - make_interval(secs => $3))))";
 // Finished invitations are filtered before the LIMIT, so they cannot fill it. A row still
 // 'sending' past its lease is taken over, and says whose it was.
 constexpr const char* kClaim =
@@ -71,7 +72,8 @@ constexpr const char* kClaim =
     "   (c.status = 'sending' AND c.lease_until < $2::timestamptz)) "
     "  ORDER BY c.next_attempt_at, c.id LIMIT $5 FOR UPDATE OF c SKIP LOCKED) "
     "UPDATE mail_outbox o SET status = 'sending', lease_owner = $3, "
-    "lease_until = $2::timestamptz + make_interval(secs => $4), attempts = o.attempts + 1, "
+    "lease_until = $2::timestamptz + make_interval(secs => $4), claimed_at = $2::timestamptz, "
+    "attempts = o.attempts + 1, "
     "updated_at = now() "
     "FROM picked, invitations i, students s, student_emails e "
     "WHERE o.id = picked.id AND i.id = o.invitation AND s.id = i.student AND e.id = o.email "

@@ -155,6 +155,28 @@ TEST_F(InvitationStoreTest, AnExpiredLeaseIsNeitherRenewedNorUncounted) {
   EXPECT_EQ(more->size(), 0u) << "an expired 'sending' row did not count against the limit";
 }
 
+// Found by the long soak (two_daemons): a worker stopped while holding a full window of
+// claims kept every other worker from sending anything, because its rows counted for ever.
+// They count while their lease runs and within the windows their attempt began in.
+TEST_F(InvitationStoreTest, AFrozenWorkersExpiredClaimsStopCountingAndAreTakenOver) {
+  ASSERT_TRUE(QueueDueMail(*conn_, "uni", "2026-11-30T10:00:00Z", "uni.ca", 2).ok());
+  const std::vector<RateWindow> global = {{3, 3}};  // 3 messages per 3 s, across all.
+  auto frozen = ClaimMail(*conn_, "uni", "2026-11-30T10:00:00Z", "frozen", 300, {}, global, 10);
+  ASSERT_TRUE(frozen.ok()) << frozen.error().ToString();
+  ASSERT_EQ(frozen->size(), 3u);
+  auto other = db_.Connect();
+  // While the leases run, the window is full: nothing for anyone else.
+  auto early = ClaimMail(*other, "uni", "2026-11-30T10:04:00Z", "other", 300, {}, global, 10);
+  ASSERT_TRUE(early.ok());
+  EXPECT_EQ(early->size(), 0u) << "claims under a running lease did not count";
+  // Past the leases (10:05) and long past the 3-s window the attempts began in: the other
+  // worker takes the frozen worker's rows over, and says whose they were.
+  auto later = ClaimMail(*other, "uni", "2026-11-30T10:06:00Z", "other", 300, {}, global, 10);
+  ASSERT_TRUE(later.ok()) << later.error().ToString();
+  ASSERT_EQ(later->size(), 3u) << "a frozen worker's expired claims still blocked the window";
+  for (const ClaimedMail& mail : *later) EXPECT_EQ(mail.taken_over_from, "frozen");
+}
+
 TEST_F(InvitationStoreTest, LocalTimeFollowsTheInstitutionsZone) {
   // 2026-11-30 is a Monday. 14:30 UTC is 09:30 in Toronto (EST) and 06:30 in Vancouver.
   auto toronto = LocalTimeIn(*conn_, "2026-11-30T14:30:00Z", "America/Toronto");
