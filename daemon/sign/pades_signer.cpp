@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "daemon/sign/openssl_util.h"
+#include "daemon/sign/pdf_signature.h"
 #include "daemon/sign/qpdf_error.h"
 
 namespace credd::sign {
@@ -527,6 +528,18 @@ Result<std::string> SignPdf(std::string_view pdf, const SigningKey& key,
                      where);
   }
   out.replace(contents_at + 1, hex.size(), hex);
+  // The postcondition, checked by the verifier's own parser: a damaged input can hide from
+  // the checks above (qpdf reads the input through its xref, a verifier may rebuild it), and
+  // a signed document nobody can verify must never be stored.
+  auto found = ExtractLastSignature(out, where);
+  if (!found || !found->covers_whole_file ||
+      found->byte_range[1] != static_cast<std::int64_t>(contents_at)) {
+    return MakeError(ErrorCode::kData,
+                     "damaged PDF cannot be signed so that verifiers find the signature" +
+                         (found ? std::string() : ": " + found.error().message) +
+                         " (repair it first)",
+                     where);
+  }
   return out;
 }
 
