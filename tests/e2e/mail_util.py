@@ -41,7 +41,8 @@ class SmtpServer:
         if not os.path.exists(self.out):
             return []
         with open(self.out, encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
+            # The server may be writing the last line right now: only whole lines count.
+            return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
 
     def delivered(self):
         return [r for r in self.records() if r["code"] // 100 == 2 and not r["dropped"]]
