@@ -9,6 +9,8 @@
 
 namespace credd {
 
+// `time` in UTC through a strftime pattern ("D:%Y%m%d%H%M%SZ" for a PDF date).
+std::string FormatUtc(std::chrono::system_clock::time_point time, const char* pattern);
 // "2026-12-01T23:05:09Z".
 std::string Iso8601Utc(std::chrono::system_clock::time_point time);
 // "2026-12-01T23:05:09.123456Z": PostgreSQL keeps microseconds, so a row stamped with now()

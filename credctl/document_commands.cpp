@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/exit_codes.h"
+#include "common/sha256.h"
 #include "credctl/commands.h"
 #include "credctl/session.h"
 #include "daemon/config/config.h"

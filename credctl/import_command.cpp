@@ -10,6 +10,7 @@
 
 #include "common/exit_codes.h"
 #include "common/file_name.h"
+#include "common/sha256.h"
 #include "credctl/commands.h"
 #include "daemon/config/config.h"
 #include "daemon/pipeline/batch_processor.h"

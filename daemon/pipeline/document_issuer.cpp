@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/sha256.h"
 #include "common/time_format.h"
 #include "daemon/pipeline/record_identity.h"
 

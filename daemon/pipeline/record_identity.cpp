@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/sha256.h"
+
 namespace credd {
 namespace {
 

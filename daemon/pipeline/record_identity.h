@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "common/sha256.h"
 #include "records/record.h"
 
 namespace credd {

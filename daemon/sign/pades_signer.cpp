@@ -18,6 +18,7 @@
 #include <set>
 #include <vector>
 
+#include "common/time_format.h"
 #include "daemon/sign/openssl_util.h"
 #include "daemon/sign/pdf_signature.h"
 #include "daemon/sign/qpdf_error.h"
@@ -434,12 +435,7 @@ bool ValidPdfDate(const std::string& date) {
 }  // namespace
 
 std::string PdfDateUtc(std::chrono::system_clock::time_point time) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "D:%Y%m%d%H%M%SZ", &utc);
-  return text;
+  return FormatUtc(time, "D:%Y%m%d%H%M%SZ");
 }
 
 Result<std::string> SignPdf(std::string_view pdf, const SigningKey& key,

@@ -1,6 +1,5 @@
 #include "daemon/store/document_store.h"
 
-#include "common/json_quote.h"
 #include "daemon/store/database.h"
 #include "daemon/store/internal/audit.h"
 #include "daemon/store/internal/pq.h"

@@ -43,8 +43,8 @@ def is_store_test_helper(rel):
     return "_pgtest" in rel or rel.endswith("_test.cpp") or rel == STORE + "pgtest_util.h"
 
 
-def breaches():
-    for rel, path in sources():
+def breaches(files):
+    for rel, path in files:
         in_store = rel.startswith(STORE)
         with open(path, encoding="utf-8", errors="replace") as f:
             lines = f.read().split("\n")
@@ -67,10 +67,11 @@ def breaches():
 
 
 def main():
-    found = list(breaches())
+    files = list(sources())
+    found = list(breaches(files))
     for breach in found:
         print(breach)
-    checked = sum(1 for _ in sources())
+    checked = len(files)
     print(f"layers: {checked} files checked, {len(found)} breaches")
     return 1 if found else 0
 
