@@ -84,7 +84,6 @@ constexpr const char* kOwned =
     "SELECT 1 FROM mail_outbox WHERE id = $1 AND lease_owner = $2 AND status = 'sending' "
     "FOR UPDATE";
 
-
 bool Owned(pqxx::work& txn, const ClaimedMail& mail, const std::string& owner) {
   return !txn.exec_params(kOwned, mail.outbox_id, owner).empty();
 }
