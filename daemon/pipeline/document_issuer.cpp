@@ -77,6 +77,7 @@ Result<IssuedDocument> DocumentIssuer::Issue(const InstitutionConfig& institutio
                         sign_options.name;
   sign_options.timestamp = options_.timestamp;
   sign_options.where = record_ref;
+  sign_options.rendered_here = source_pdf.empty();
   auto signed_pdf = sign::SignPdf(pdf, key_, sign_options);
   if (!signed_pdf) return signed_pdf.error();
   doc.pdf = std::move(signed_pdf).value();

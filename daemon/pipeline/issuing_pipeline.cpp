@@ -29,6 +29,8 @@ IssuingPipeline::IssuingPipeline(Logger& log, std::vector<SigningSetup> setups,
                                                         std::move(issuer_options)));
   }
   for (size_t w = 0; w < issuers_.size(); ++w) threads_.emplace_back([this, w] { Work(w); });
+  log_.Info("issuing.ready", {{"workers", std::to_string(issuers_.size())},
+                              {"chunk_size", std::to_string(options_.chunk_size)}});
 }
 
 IssuingPipeline::~IssuingPipeline() {
@@ -44,23 +46,26 @@ Result<int> IssuingPipeline::IssuePending(Database& database,
                                           const InstitutionConfig& institution) {
   // Claim the next chunk and hand it to the workers, then store the one they signed before:
   // the workers sign while the coordinator talks to the database.
-  std::vector<int64_t> skip;  // Failed this run: not claimed again.
+  int64_t after_id = 0;  // The last credential claimed: what failed stays behind it.
   std::unique_ptr<InFlight> signing;
   int issued = 0;
   for (;;) {
     std::unique_ptr<InFlight> next;
     if (!Stopping()) {
-      auto claimed = Claim(database, institution, skip);
+      auto claimed = Claim(database, institution, after_id);
       if (!claimed) {
         if (signing) Wait(*signing);  // Rolled back when it goes: its rows are pending again.
         return claimed.error();
       }
       next = std::move(claimed).value();
-      if (next) Submit(*next);
+      if (next) {
+        after_id = next->chunk->credentials().back().id;
+        Submit(*next);
+      }
     }
     if (signing) {
-      Wait(*signing);
-      auto stored = Commit(*signing, &skip);
+      Wait(*signing, next.get());
+      auto stored = Commit(*signing);
       if (!stored) {
         if (next) Wait(*next);
         return stored.error();
@@ -74,11 +79,11 @@ Result<int> IssuingPipeline::IssuePending(Database& database,
 }
 
 Result<std::unique_ptr<IssuingPipeline::InFlight>> IssuingPipeline::Claim(
-    Database& database, const InstitutionConfig& institution, const std::vector<int64_t>& skip) {
+    Database& database, const InstitutionConfig& institution, int64_t after_id) {
   // A connection of its own per chunk in flight: its transaction holds the rows.
   auto store = database.Connect();
   if (!store) return store.error();
-  auto chunk = PendingChunk::Claim(**store, institution.id, options_.chunk_size, skip);
+  auto chunk = PendingChunk::Claim(**store, institution.id, options_.chunk_size, after_id);
   if (!chunk) return chunk.error();
   if ((*chunk)->credentials().empty()) return std::unique_ptr<InFlight>();
   auto in_flight = std::make_unique<InFlight>();
@@ -99,9 +104,16 @@ void IssuingPipeline::Submit(InFlight& chunk) {
   work_ready_.notify_all();
 }
 
-void IssuingPipeline::Wait(InFlight& chunk) {
+void IssuingPipeline::Wait(InFlight& chunk, InFlight* also) {
   std::unique_lock<std::mutex> lock(mu_);
-  chunk_done_.wait(lock, [&] { return chunk.remaining == 0; });
+  while (
+      !chunk_done_.wait_for(lock, std::chrono::seconds(10), [&] { return chunk.remaining == 0; })) {
+    // Only this thread uses the chunks' connections; errors show at commit.
+    lock.unlock();
+    (void)chunk.chunk->KeepAlive();
+    if (also != nullptr) (void)also->chunk->KeepAlive();
+    lock.lock();
+  }
 }
 
 void IssuingPipeline::Work(size_t worker) {
@@ -130,7 +142,7 @@ void IssuingPipeline::Work(size_t worker) {
   }
 }
 
-Result<int> IssuingPipeline::Commit(InFlight& chunk, std::vector<int64_t>* skip) {
+Result<int> IssuingPipeline::Commit(InFlight& chunk) {
   // One transaction stores the chunk's documents; each failure is logged and skipped.
   const InstitutionConfig& institution = *chunk.institution;
   const std::vector<PendingCredential>& credentials = chunk.chunk->credentials();
@@ -144,7 +156,6 @@ Result<int> IssuingPipeline::Commit(InFlight& chunk, std::vector<int64_t>* skip)
     log_.Error("document.failed", {{"institution", institution.id},
                                    {"credential", std::to_string(credentials[i].id)},
                                    {"error", made.error().ToString()}});
-    skip->push_back(credentials[i].id);
   }
   auto ids = chunk.chunk->Commit(documents, options_.actor);
   if (!ids) return ids.error();

@@ -58,11 +58,13 @@ class IssuingPipeline {
   };
 
   Result<std::unique_ptr<InFlight>> Claim(Database& database, const InstitutionConfig& institution,
-                                          const std::vector<int64_t>& skip);
+                                          int64_t after_id);
   void Submit(InFlight& chunk);
-  void Wait(InFlight& chunk);
-  // Stores what was made, logs what failed (adding it to *skip); returns documents stored.
-  Result<int> Commit(InFlight& chunk, std::vector<int64_t>* skip);
+  // Until the workers are done with `chunk`; meanwhile every 10 s a statement in the open
+  // transactions of `chunk` and `also`, so a slow chunk is not taken for a frozen process.
+  void Wait(InFlight& chunk, InFlight* also = nullptr);
+  // Stores what was made and logs what failed; returns documents stored.
+  Result<int> Commit(InFlight& chunk);
   void Work(size_t worker);
   bool Stopping() const { return options_.stop != nullptr && options_.stop->load(); }
 

@@ -24,7 +24,7 @@ constexpr const char* kClaimChunk =
     "c.data::text, coalesce(c.source_pdf, ''::bytea), b.file_name || ':' || c.source_line, "
     "s.id FROM credentials c JOIN students s ON s.id = c.student "
     "JOIN batches b ON b.id = c.batch "
-    "WHERE s.institution_id = $1 AND c.status = 'active' AND c.id <> ALL($3::bigint[]) "
+    "WHERE s.institution_id = $1 AND c.status = 'active' AND c.id > $3 "
     "AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.credential = c.id) "
     "ORDER BY c.id LIMIT $2 FOR UPDATE OF c SKIP LOCKED";
 constexpr const char* kHaveDocuments =
@@ -147,14 +147,13 @@ PendingChunk::~PendingChunk() = default;  // Uncommitted: pqxx::work rolls back.
 
 Result<std::unique_ptr<PendingChunk>> PendingChunk::Claim(Store& store,
                                                           const std::string& institution_id,
-                                                          int limit,
-                                                          const std::vector<int64_t>& skip) {
+                                                          int limit, int64_t after_id) {
   try {
     auto txn = std::make_unique<Transaction>(Pq(store));
     std::vector<PendingCredential> credentials;
     std::vector<int64_t> ids;
     for (const pqxx::row& row :
-         txn->work.exec_params(kClaimChunk, institution_id, limit, BigintArray(skip))) {
+         txn->work.exec_params(kClaimChunk, institution_id, limit, after_id)) {
       credentials.push_back(ReadPending(row));
       ids.push_back(credentials.back().id);
     }
@@ -171,6 +170,15 @@ Result<std::unique_ptr<PendingChunk>> PendingChunk::Claim(Store& store,
     return std::unique_ptr<PendingChunk>(new PendingChunk(std::move(txn), std::move(credentials)));
   } catch (const std::exception& e) {
     return PqError("claiming credentials of " + institution_id + " to issue", e);
+  }
+}
+
+Status PendingChunk::KeepAlive() {
+  try {
+    txn_->work.exec("SELECT 1");
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return PqError("keeping a chunk of credentials claimed", e);
   }
 }
 

@@ -58,16 +58,22 @@ Result<int64_t> StoreDocument(Store& store, const NewDocument& document, const s
 // outlive it and run nothing else until it is committed or gone.
 class PendingChunk {
  public:
-  // Up to `limit` of the institution's active credentials without a document, in id order,
-  // leaving out `skip` (those that failed this run) and any another transaction holds.
+  // Up to `limit` of the institution's active credentials without a document whose id is
+  // above `after_id`, in id order, leaving out any another transaction holds. A run passes
+  // the last id it claimed, so each claim reads only what is new (not every credential
+  // issued so far, which made a long run quadratic), and what failed stays behind it.
   static Result<std::unique_ptr<PendingChunk>> Claim(Store& store,
                                                      const std::string& institution_id, int limit,
-                                                     const std::vector<int64_t>& skip);
+                                                     int64_t after_id = 0);
   ~PendingChunk();
   PendingChunk(const PendingChunk&) = delete;
   PendingChunk& operator=(const PendingChunk&) = delete;
 
   const std::vector<PendingCredential>& credentials() const { return credentials_; }
+
+  // A statement in the open transaction, so that a chunk still being signed (a slow
+  // timestamp authority) is not ended by idle_in_transaction_session_timeout.
+  Status KeepAlive();
 
   // Stores the documents (for claimed credentials; any subset) with a few set-based
   // statements, superseding each one's predecessor and writing one audit event each, and

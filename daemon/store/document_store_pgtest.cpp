@@ -88,12 +88,12 @@ class DocumentStoreTest : public ::testing::Test {
 TEST_F(DocumentStoreTest, APendingCredentialIsIssuedOnceAcrossProcesses) {
   int64_t credential = SeedCredential();
   auto other = db_.Connect();
-  auto first = PendingChunk::Claim(*conn_, "uni", 10, {});
+  auto first = PendingChunk::Claim(*conn_, "uni", 10);
   ASSERT_TRUE(first.ok()) << first.error().ToString();
   ASSERT_EQ((*first)->credentials().size(), 1u);
   EXPECT_EQ((*first)->credentials()[0].id, credential);
   // While this process renders and signs, the other one looks for work.
-  auto second = PendingChunk::Claim(*other, "uni", 10, {});
+  auto second = PendingChunk::Claim(*other, "uni", 10);
   ASSERT_TRUE(second.ok()) << second.error().ToString();
   EXPECT_TRUE((*second)->credentials().empty())
       << "the second process got a credential the first held";
@@ -103,7 +103,7 @@ TEST_F(DocumentStoreTest, APendingCredentialIsIssuedOnceAcrossProcesses) {
   ASSERT_EQ(ids->size(), 1u);
 
   // Once the document is there, a late process finds nothing to do.
-  auto late = PendingChunk::Claim(*other, "uni", 10, {});
+  auto late = PendingChunk::Claim(*other, "uni", 10);
   ASSERT_TRUE(late.ok()) << late.error().ToString();
   EXPECT_TRUE((*late)->credentials().empty());
   EXPECT_EQ(Count("SELECT count(*) FROM documents"), 1);
@@ -120,7 +120,7 @@ TEST_F(DocumentStoreTest, APendingCredentialIsIssuedOnceAcrossProcesses) {
 TEST_F(DocumentStoreTest, AFailedRenderingLeavesTheCredentialPending) {
   SeedCredential();
   {
-    auto chunk = PendingChunk::Claim(*conn_, "uni", 10, {});
+    auto chunk = PendingChunk::Claim(*conn_, "uni", 10);
     ASSERT_TRUE(chunk.ok()) << chunk.error().ToString();
     ASSERT_EQ((*chunk)->credentials().size(), 1u);
     auto ids = (*chunk)->Commit({}, "credd");
@@ -128,14 +128,14 @@ TEST_F(DocumentStoreTest, AFailedRenderingLeavesTheCredentialPending) {
   }
   EXPECT_EQ(Count("SELECT count(*) FROM documents"), 0);
   {
-    auto chunk = PendingChunk::Claim(*conn_, "uni", 10, {});
+    auto chunk = PendingChunk::Claim(*conn_, "uni", 10);
     ASSERT_EQ((*chunk)->credentials().size(), 1u);
   }  // Gone uncommitted.
   auto pending = LoadPendingCredentials(*conn_, "uni", 10);
   ASSERT_TRUE(pending.ok()) << pending.error().ToString();
   EXPECT_EQ(pending->size(), 1u);
-  // What failed this run is not claimed again.
-  auto skipped = PendingChunk::Claim(*conn_, "uni", 10, {(*pending)[0].id});
+  // What failed this run is behind its cursor: not claimed again.
+  auto skipped = PendingChunk::Claim(*conn_, "uni", 10, (*pending)[0].id);
   ASSERT_TRUE(skipped.ok());
   EXPECT_TRUE((*skipped)->credentials().empty());
 }
@@ -145,7 +145,7 @@ TEST_F(DocumentStoreTest, AFailedRenderingLeavesTheCredentialPending) {
 TEST_F(DocumentStoreTest, AChunkSupersedesEarlierVersionsAndAuditsEachDocument) {
   int64_t first = SeedCredential();
   {
-    auto chunk = PendingChunk::Claim(*conn_, "uni", 10, {});
+    auto chunk = PendingChunk::Claim(*conn_, "uni", 10);
     ASSERT_TRUE((*chunk)->Commit({DocumentFor((*chunk)->credentials()[0], 'c')}, "credd").ok());
   }
   // A new version of that credential, and a second credential of another kind.
@@ -158,7 +158,7 @@ TEST_F(DocumentStoreTest, AChunkSupersedesEarlierVersionsAndAuditsEachDocument) 
       "INSERT INTO credentials (student, batch, kind, credential_key, title, content_sha256) "
       "SELECT s.id, b.id, 'transcript', 'transcript', 'Transcript', '" +
       Hex64('3') + "' FROM students s, batches b");
-  auto chunk = PendingChunk::Claim(*conn_, "uni", 10, {});
+  auto chunk = PendingChunk::Claim(*conn_, "uni", 10);
   ASSERT_TRUE(chunk.ok()) << chunk.error().ToString();
   ASSERT_EQ((*chunk)->credentials().size(), 2u);
   auto ids = (*chunk)->Commit(
