@@ -173,6 +173,7 @@ void RunWorker(int index, Worker& worker, const credd::CredentialRecord& record,
   credd::sign::SignOptions sign_options;
   sign_options.reason = "Official credential";
   sign_options.location = "Registrar's office";
+  sign_options.rendered_here = true;  // As DocumentIssuer signs what its renderer made.
   while (!first_error.failed() && Clock::now() < end) {
     // Unique across threads: "BENCH-T01-00000042".
     char document_id[48];

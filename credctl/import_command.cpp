@@ -15,6 +15,7 @@
 #include "daemon/config/config.h"
 #include "daemon/pipeline/batch_processor.h"
 #include "daemon/pipeline/document_issuer.h"
+#include "daemon/pipeline/issuing_pipeline.h"
 #include "daemon/pipeline/record_identity.h"
 #include "daemon/pipeline/signing_setup.h"
 #include "daemon/store/document_store.h"
@@ -199,7 +200,16 @@ int ImportCommand(const GlobalOptions& global, const ImportOptions& options, Log
     BatchProcessor processor(database.get(), log, process);
     report = processor.Process(input);
     if (report && issuer) {
-      auto issued = issuer->IssuePending(**conn, *institution);
+      // The daemon's pipeline: a pool of workers, each with its own renderer and key.
+      auto setups =
+          LoadWorkerSetups([](const Config& c) { return LoadSigningSetup(c, CREDD_TEMPLATES_DIR); },
+                           *config, config->issuing.workers);
+      if (!setups) return Fail(setups.error(), err);
+      IssuingOptions issuing_options;
+      issuing_options.chunk_size = config->issuing.chunk_size;
+      issuing_options.actor = CommandActor();
+      IssuingPipeline issuing(log, std::move(setups).value(), issuing_options);
+      auto issued = issuing.IssuePending(*database, *institution);
       if (!issued) return Fail(issued.error(), err);
       if (!options.out_dir.empty()) {
         if (Status s = ExportBatch(**conn,

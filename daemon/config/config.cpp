@@ -211,8 +211,8 @@ class MapReader {
     return true;
   }
 
-  bool Int(const std::string& key, int* out, int min, int max) {
-    const YAML::Node* node = Take(key, Need::kOptional);
+  bool Int(const std::string& key, int* out, int min, int max, Need need = Need::kOptional) {
+    const YAML::Node* node = Take(key, need);
     if (node == nullptr) return false;
     const std::string text = node->IsScalar() ? node->Scalar() : std::string();
     long long value = 0;
@@ -387,19 +387,17 @@ void ReadDatabase(MapReader& reader, DatabaseConfig* database) {
 
 void ReadRateLimits(MapReader& reader, std::vector<RateLimit>* limits) {
   std::vector<RateLimit> read;
-  bool listed = reader
-                    .List("rate_limits", MapReader::Need::kOptional,
-                          [&](MapReader& item, std::size_t) {
-                            RateLimit limit;
-                            item.Int("messages", &limit.messages, 1, 1000000);
-                            item.Int("seconds", &limit.seconds, 1, 30 * 86400);
-                            if (limit.messages == 0)
-                              item.Problem("messages", "required key is missing");
-                            if (limit.seconds == 0)
-                              item.Problem("seconds", "required key is missing");
-                            read.push_back(limit);
-                          })
-                    .has_value();
+  bool listed =
+      reader
+          .List("rate_limits", MapReader::Need::kOptional,
+                [&](MapReader& item, std::size_t) {
+                  RateLimit limit;
+                  // A bad value is one problem, not also a missing key.
+                  item.Int("messages", &limit.messages, 1, 1000000, MapReader::Need::kRequired);
+                  item.Int("seconds", &limit.seconds, 1, 30 * 86400, MapReader::Need::kRequired);
+                  read.push_back(limit);
+                })
+          .has_value();
   if (listed) *limits = std::move(read);
 }
 
@@ -655,6 +653,11 @@ void ReadRoot(MapReader& root, Config* config) {
         !config->signing.tsa_url.starts_with("https://")) {
       reader.Problem("tsa_url", "must start with http:// or https://");
     }
+  });
+
+  root.Map("issuing", [&](MapReader& reader) {
+    reader.Int("workers", &config->issuing.workers, 0, 256);
+    reader.Int("chunk_size", &config->issuing.chunk_size, 1, 1000);
   });
 
   root.Map("http", [&](MapReader& reader) {

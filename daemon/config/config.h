@@ -110,6 +110,13 @@ struct SigningConfig {
   std::string tsa_url;      // RFC 3161 timestamp authority (http/https); empty = PAdES B-B only.
 };
 
+// How documents are issued: a pool of workers renders and signs pending credentials, a
+// chunk at a time (see daemon/pipeline/issuing_pipeline.h).
+struct IssuingConfig {
+  int workers = 0;      // Render-and-sign workers; 0 = one per core.
+  int chunk_size = 64;  // Credentials claimed, signed and stored in one transaction.
+};
+
 struct HttpConfig {
   std::string listen = "127.0.0.1:8480";  // host:port for health, metrics and API.
   SecretSource admin_token;  // Bearer token for admin endpoints (admin_token_file / _env).
@@ -151,6 +158,7 @@ struct Config {
   LogLevel log_level = LogLevel::kInfo;  // Minimum level logged ("log_level").
   MailConfig mail;                       // Outgoing mail.
   SigningConfig signing;                 // Document signing key.
+  IssuingConfig issuing;                 // Workers and chunks for issuing documents.
   std::string templates_dir;  // Document layouts; empty = the templates installed with credd.
   HttpConfig http;            // HTTP endpoints.
   std::vector<InstitutionConfig> institutions;  // At least one.

@@ -242,6 +242,12 @@ TEST(ConfigTest, EachBadValueIsOneProblemWithItsPath) {
        "must be between 1 and 65535, got 70000", 7},
       {"smtp timeout", Top("mail:\n  smtp:\n    timeout_seconds: 0\n"), "mail.smtp.timeout_seconds",
        "must be between 1 and 3600, got 0", 7},
+      // Found by bench/invite_bench: a bad value in a list item was also "missing".
+      {"rate limit too big",
+       Top("mail:\n  rate_limits:\n    - messages: 10000000\n      seconds: 60\n"),
+       "mail.rate_limits[0].messages", "must be between 1 and 1000000, got 10000000", 7},
+      {"workers", Top("issuing:\n  workers: -1\n"), "issuing.workers",
+       "must be between 0 and 256, got -1", 6},
       {"connect timeout",
        "database:\n  connect_timeout_seconds: 9999\n  embedded:\n    data_dir: pg\n"
        "drop_root: d\ninstitutions:\n  - id: c\n",

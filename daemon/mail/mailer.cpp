@@ -103,22 +103,25 @@ Mailer::Mailer(Database& database, Logger& log, std::unique_ptr<MailTransport> t
 
 void Mailer::Close() { transport_->Close(); }
 
+std::chrono::system_clock::time_point Mailer::Elapsed(
+    std::chrono::system_clock::time_point now) const {
+  return now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                   std::chrono::steady_clock::now() - round_started_);
+}
+
 Result<int> Mailer::RunOnce(const Config& config, std::chrono::system_clock::time_point now) {
+  // Every institution with invitations on, in turn; one's trouble does not starve the rest.
   round_started_ = std::chrono::steady_clock::now();
   auto conn = database_.Connect();
   if (!conn) return conn.error();
-  const std::string now_iso = Iso8601UtcMicros(now);
   int handled = 0;
   for (const InstitutionConfig& institution : config.institutions) {
     if (!institution.invitations.enabled) continue;
-    if (options_.stop != nullptr && options_.stop->load()) break;
-    // Each institution claims at the time it gets to, so its leases start now.
-    auto at = now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                        std::chrono::steady_clock::now() - round_started_);
-    auto sent = RunInstitution(**conn, config, institution, Iso8601UtcMicros(at), at);
+    if (Stopping()) break;
+    auto sent = RunInstitution(**conn, config, institution, now);
     if (!sent) {
-      // One institution's trouble (a time zone PostgreSQL lacks, say) must not starve the
-      // others; a database outage shows up for all of them and ends the round.
+      // A time zone PostgreSQL lacks, say, is one institution's; a database outage shows up
+      // for all of them and ends the round.
       log_.Error("mail.institution_failed",
                  {{"institution", institution.id}, {"error", sent.error().ToString()}});
       if (sent.error().code == ErrorCode::kUnavailable) return sent.error();
@@ -130,11 +133,12 @@ Result<int> Mailer::RunOnce(const Config& config, std::chrono::system_clock::tim
 }
 
 Result<int> Mailer::RunInstitution(Store& conn, const Config& config,
-                                   const InstitutionConfig& institution, const std::string& now_iso,
+                                   const InstitutionConfig& institution,
                                    std::chrono::system_clock::time_point now) {
+  // Queue what is due; then, inside the window and unless paused, send chunk after chunk.
   const InvitationConfig& inv = institution.invitations;
-  const std::string domain = DomainOf(inv.from_address);
-  auto queued = QueueDueMail(conn, institution.id, now_iso, domain,
+  const std::string now_iso = Iso8601UtcMicros(Elapsed(now));
+  auto queued = QueueDueMail(conn, institution.id, now_iso, DomainOf(inv.from_address),
                              static_cast<int>(inv.reminder_days.size()));
   if (!queued) return queued.error();
   auto local = LocalTimeIn(conn, now_iso, inv.time_zone);
@@ -150,42 +154,130 @@ Result<int> Mailer::RunInstitution(Store& conn, const Config& config,
     log_.Debug("mail.paused", {{"institution", institution.id}});
     return 0;
   }
-  auto claimed =
-      ClaimMail(conn, institution.id, now_iso, options_.owner, options_.lease_seconds,
-                Windows(inv.rate_limits), Windows(config.mail.rate_limits), options_.max_per_round);
-  if (!claimed) return claimed.error();
   int sent = 0;
-  for (size_t i = 0; i < claimed->size(); ++i) {
-    const ClaimedMail& mail = (*claimed)[i];
-    if (options_.heartbeat != nullptr) options_.heartbeat->Beat();
-    paused_now_ = false;
-    Status s = (options_.stop != nullptr && options_.stop->load())
-                   ? MakeError(ErrorCode::kUnavailable, "stopping")
-                   : SendOne(conn, config, institution, mail, now);
-    if (s && paused_now_) {
-      for (size_t j = i + 1; j < claimed->size(); ++j) {
-        (void)ReleaseClaim(conn, (*claimed)[j], options_.owner);
-      }
-      return sent;
-    }
-    if (!s) {
-      // Give back what this round claimed but did not attempt, so it is not held until the
-      // leases run out.
-      for (size_t j = i; j < claimed->size(); ++j) {
-        (void)ReleaseClaim(conn, (*claimed)[j], options_.owner);
-      }
-      return s.error().code == ErrorCode::kUnavailable && options_.stop != nullptr &&
-                     options_.stop->load()
-                 ? Result<int>(sent)
-                 : Result<int>(s.error());
-    }
-    ++sent;
+  // A chunk smaller than asked for means the limits or the queue ran out.
+  for (bool more = true; more && !Stopping();) {
+    auto chunk = SendChunk(conn, config, institution, now);
+    if (!chunk) return chunk.error();
+    sent += chunk->sent;
+    more = !chunk->paused && chunk->claimed == static_cast<size_t>(options_.claim_size);
   }
   return sent;
 }
 
+Result<Mailer::ChunkResult> Mailer::SendChunk(Store& conn, const Config& config,
+                                              const InstitutionConfig& institution,
+                                              std::chrono::system_clock::time_point now) {
+  // Claim what the limits allow, set its tokens, then send each email while its lease holds.
+  const InvitationConfig& inv = institution.invitations;
+  Chunk chunk;
+  chunk.renewed = std::chrono::steady_clock::now();  // No later than the claim's own time.
+  const auto at = Elapsed(now);
+  auto claimed =
+      ClaimMail(conn, institution.id, Iso8601UtcMicros(at), options_.owner, options_.lease_seconds,
+                Windows(inv.rate_limits), Windows(config.mail.rate_limits), options_.claim_size);
+  if (!claimed) return claimed.error();
+  ChunkResult result;
+  result.claimed = claimed->size();
+  if (claimed->empty()) return result;
+  chunk.mail = std::move(claimed).value();
+  if (Status s = PrepareChunk(conn, institution, chunk, now); !s) {
+    ReleaseFrom(conn, chunk, 0);
+    return s.error();
+  }
+  for (size_t i = 0; i < chunk.mail.size(); ++i) {
+    const ClaimedMail& mail = chunk.mail[i];
+    if (options_.heartbeat != nullptr) options_.heartbeat->Beat();
+    paused_now_ = false;
+    Status s = Stopping() ? Status(MakeError(ErrorCode::kUnavailable, "stopping"))
+                          : KeepLeases(conn, chunk, i, now);
+    if (s && !chunk.ours.count(mail.outbox_id)) {
+      log_.Warn("mail.lease_lost", {{"message_id", mail.message_id}});
+      pending_tokens_.erase(mail.outbox_id);
+      continue;
+    }
+    if (s) s = SendOne(conn, config, institution, mail, chunk, now);
+    if (!s) {
+      // Give back what was claimed but not attempted, rather than hold it until the leases
+      // run out.
+      ReleaseFrom(conn, chunk, i);
+      if (Stopping() && s.error().code == ErrorCode::kUnavailable) return result;
+      return s.error();
+    }
+    ++result.sent;
+    if (paused_now_) {
+      ReleaseFrom(conn, chunk, i + 1);
+      result.paused = true;
+      return result;
+    }
+  }
+  return result;
+}
+
+Status Mailer::PrepareChunk(Store& conn, const InstitutionConfig& institution, Chunk& chunk,
+                            std::chrono::system_clock::time_point now) {
+  // One query for every student's documents; one statement for every token's hash, stored
+  // before any email leaves so that each link works the moment it arrives.
+  std::vector<int64_t> students;
+  std::vector<TokenHash> tokens;
+  for (const ClaimedMail& mail : chunk.mail) {
+    students.push_back(mail.student);
+    if (mail.kind == "notice") {
+      chunk.ours.insert(mail.outbox_id);  // No token: the fresh claim is ours.
+      continue;
+    }
+    // A retry from this process carries the very same link.
+    std::string& token = pending_tokens_[mail.outbox_id];
+    if (token.empty()) token = NewToken();
+    if (token.empty()) {
+      pending_tokens_.erase(mail.outbox_id);
+      return MakeError(ErrorCode::kInternal, "the system's random source failed", mail.message_id);
+    }
+    tokens.push_back({mail.outbox_id, Sha256Hex(token)});
+  }
+  auto documents = StudentDocuments(conn, students);
+  if (!documents) return documents.error();
+  chunk.documents = std::move(documents).value();
+  chunk.expires = now + std::chrono::hours(24 * institution.invitations.expiry_days);
+  if (tokens.empty()) return Status::Ok();
+  auto stored = SetTokens(conn, tokens, options_.owner, Iso8601UtcMicros(Elapsed(now)),
+                          Iso8601UtcMicros(chunk.expires));
+  if (!stored) return stored.error();
+  chunk.ours.insert(stored->begin(), stored->end());
+  return Status::Ok();
+}
+
+Status Mailer::KeepLeases(Store& conn, Chunk& chunk, size_t from,
+                          std::chrono::system_clock::time_point now) {
+  // Before each email at least three quarters of its lease remain: a slow relay earlier in
+  // the chunk, or a process stopped and resumed, must not let another worker reclaim (and
+  // also send) a row we are about to send. Renewing refuses a lease that has run out.
+  const auto term = std::chrono::seconds(options_.lease_seconds);
+  const auto started = std::chrono::steady_clock::now();
+  if (started - chunk.renewed < term / 4) return Status::Ok();
+  std::vector<int64_t> ids;
+  for (size_t i = from; i < chunk.mail.size(); ++i) {
+    if (chunk.ours.count(chunk.mail[i].outbox_id)) ids.push_back(chunk.mail[i].outbox_id);
+  }
+  const auto at = Elapsed(now);
+  auto renewed =
+      RenewLeases(conn, ids, options_.owner, Iso8601UtcMicros(at), Iso8601UtcMicros(at + term));
+  if (!renewed) return renewed.error();
+  chunk.ours = std::move(renewed).value();
+  chunk.renewed = started;
+  return Status::Ok();
+}
+
+void Mailer::ReleaseFrom(Store& conn, const Chunk& chunk, size_t from) {
+  for (size_t j = from; j < chunk.mail.size(); ++j) {
+    (void)ReleaseClaim(conn, chunk.mail[j], options_.owner);
+  }
+}
+
 Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfig& institution,
-                       const ClaimedMail& mail, std::chrono::system_clock::time_point now) {
+                       const ClaimedMail& mail, const Chunk& chunk,
+                       std::chrono::system_clock::time_point now) {
+  // Render the email from its templates and values, send it, and record the outcome.
   const InvitationConfig& inv = institution.invitations;
   const bool french = mail.locale == "fr";
   nlohmann::json values = {
@@ -198,25 +290,17 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
       {"reply_to", inv.reply_to.empty() ? inv.from_address : inv.reply_to},
       {"portfolio_url", inv.portfolio_url},
       {"reminder_number", mail.kind == "reminder" ? mail.reminders_sent + 1 : 0},
+      {"documents", nlohmann::json::array()},
   };
-  auto documents = StudentDocuments(conn, mail.student);
-  if (!documents) return documents.error();
-  values["documents"] = nlohmann::json::array();
-  for (const DocumentLine& d : *documents) {
-    values["documents"].push_back({{"title", d.title}, {"kind", d.kind}, {"id", d.public_id}});
+  if (auto it = chunk.documents.find(mail.student); it != chunk.documents.end()) {
+    for (const DocumentLine& d : it->second) {
+      values["documents"].push_back({{"title", d.title}, {"kind", d.kind}, {"id", d.public_id}});
+    }
   }
-
-  // Renew the lease right before sending: a slow relay earlier in the round must not let
-  // another worker reclaim (and also send) this row.
-  auto at = now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                      std::chrono::steady_clock::now() - round_started_);
-  auto still_ours = RenewLease(conn, mail, options_.owner, Iso8601UtcMicros(at),
-                               Iso8601UtcMicros(at + std::chrono::seconds(options_.lease_seconds)));
-  if (!still_ours) return still_ours.error();
-  if (!*still_ours) {
-    log_.Warn("mail.lease_lost", {{"message_id", mail.message_id}});
-    pending_tokens_.erase(mail.outbox_id);
-    return Status::Ok();
+  if (mail.kind != "notice") {
+    values["activation_url"] =
+        Replace(inv.activation_url, "{token}", pending_tokens_[mail.outbox_id]);
+    values["expires_on"] = Iso8601UtcMicros(chunk.expires).substr(0, 10);  // YYYY-MM-DD.
   }
   if (!mail.taken_over_from.empty()) {
     // RFC 5321 cannot say whether the earlier attempt got through: say so before sending.
@@ -226,26 +310,6 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
                {"reason", "taken over from " + mail.taken_over_from +
                               ", whose lease ran out during its attempt"},
                {"action", "sending again with the same Message-ID"}});
-  }
-  if (mail.kind != "notice") {
-    // A token per email, kept for retries of the same email from this process. Its hash is
-    // stored before the email leaves, so the link works the moment it arrives.
-    std::string& token = pending_tokens_[mail.outbox_id];
-    if (token.empty()) token = NewToken();
-    if (token.empty()) {
-      pending_tokens_.erase(mail.outbox_id);
-      return MakeError(ErrorCode::kInternal, "the system's random source failed", mail.message_id);
-    }
-    auto expires = now + std::chrono::hours(24 * inv.expiry_days);
-    auto owned = SetToken(conn, mail, options_.owner, Sha256Hex(token), Iso8601UtcMicros(expires));
-    if (!owned) return owned.error();
-    if (!*owned) {
-      log_.Warn("mail.lease_lost", {{"message_id", mail.message_id}});
-      pending_tokens_.erase(mail.outbox_id);
-      return Status::Ok();
-    }
-    values["activation_url"] = Replace(inv.activation_url, "{token}", token);
-    values["expires_on"] = Iso8601UtcMicros(expires).substr(0, 10);  // YYYY-MM-DD.
   }
 
   const std::string template_name = mail.kind == "resend" ? "invitation" : mail.kind;
@@ -266,14 +330,18 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
   } else {
     mime = rendered.error();
   }
-  SendOutcome outcome;
-  if (!mime) {
-    // Nothing the transport could do differently: a value that cannot be put in an email.
-    outcome = {SendOutcome::Kind::kFailed, 0, "local: " + mime.error().ToString()};
-  } else {
-    outcome = transport_->Send(inv.from_address, mail.recipient, *mime);
-  }
+  // A value that cannot be put in an email is nothing the transport could do differently.
+  SendOutcome outcome =
+      mime ? transport_->Send(inv.from_address, mail.recipient, *mime)
+           : SendOutcome{SendOutcome::Kind::kFailed, 0, "local: " + mime.error().ToString()};
+  return Record(conn, config, institution, mail, std::move(outcome), now);
+}
 
+Status Mailer::Record(Store& conn, const Config& config, const InstitutionConfig& institution,
+                      const ClaimedMail& mail, SendOutcome outcome,
+                      std::chrono::system_clock::time_point now) {
+  // Store what the relay said (sent, deferred with backoff, failed) and log it.
+  const InvitationConfig& inv = institution.invitations;
   const std::string where = institution.id + "/" + mail.student_id;
   if ((outcome.kind == SendOutcome::Kind::kDeferred ||
        outcome.kind == SendOutcome::Kind::kUnknown) &&
@@ -285,9 +353,7 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
     outcome.reply = "gave up after " + std::to_string(mail.attempts) +
                     " attempts; last reply: " + outcome.reply;
   }
-  const std::string done_iso =
-      Iso8601UtcMicros(now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                                 std::chrono::steady_clock::now() - round_started_));
+  const std::string done_iso = Iso8601UtcMicros(Elapsed(now));
   switch (outcome.kind) {
     case SendOutcome::Kind::kSent: {
       auto ok = MarkSent(conn, mail, options_.owner, done_iso, outcome.reply, inv.reminder_days);
@@ -299,7 +365,7 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
                               {"student", where},
                               {"attempt", std::to_string(mail.attempts)},
                               {"late", *ok ? "false" : "true (lease lost; not recorded)"}});
-      break;
+      return Status::Ok();
     }
     case SendOutcome::Kind::kDeferred:
     case SendOutcome::Kind::kUnknown: {
@@ -322,41 +388,46 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
                                     {"reply", outcome.reply},
                                     {"retry_in_seconds", std::to_string(delay)}});
       }
-      break;
+      return Status::Ok();
     }
-    case SendOutcome::Kind::kFailed: {
-      std::string rerouted;
-      auto ok = MarkFailed(conn, mail, options_.owner, done_iso, outcome.reply,
-                           outcome.recipient_refused, &rerouted);
-      if (!ok) return ok.error();
-      pending_tokens_.erase(mail.outbox_id);
-      log_.Error("mail.failed",
-                 {{"message_id", mail.message_id},
-                  {"student", where},
-                  {"reply", outcome.reply},
-                  {"action", !outcome.recipient_refused ? "kept the address; see invite resend"
-                             : rerouted.empty()         ? "invitation bounced"
-                                                        : "re-sent to the personal address"}});
-      if (outcome.recipient_refused || outcome.smtp_code < 500) {
-        if (outcome.recipient_refused) refusals_in_a_row_[institution.id] = 0;
-        break;
-      }
-      if (++refusals_in_a_row_[institution.id] >= options_.pause_after_refusals) {
-        refusals_in_a_row_[institution.id] = 0;
-        const std::string detail =
-            "the relay refused " + std::to_string(options_.pause_after_refusals) +
-            " messages in a row for reasons that are not about the address (last reply: " +
-            outcome.reply + "); sending resumes after SIGHUP or credctl mail resume";
-        if (Status paused = SetCondition(conn, institution.id, ConditionKind::kMailPaused, detail);
-            !paused) {
-          return paused.error();
-        }
-        log_.Error("mail.paused", {{"institution", institution.id}, {"reason", detail}});
-        paused_now_ = true;
-      }
+    case SendOutcome::Kind::kFailed:
       break;
-    }
   }
+  std::string rerouted;
+  auto ok = MarkFailed(conn, mail, options_.owner, done_iso, outcome.reply,
+                       outcome.recipient_refused, &rerouted);
+  if (!ok) return ok.error();
+  pending_tokens_.erase(mail.outbox_id);
+  log_.Error("mail.failed",
+             {{"message_id", mail.message_id},
+              {"student", where},
+              {"reply", outcome.reply},
+              {"action", !outcome.recipient_refused ? "kept the address; see invite resend"
+                         : rerouted.empty()         ? "invitation bounced"
+                                                    : "re-sent to the personal address"}});
+  return PauseIfRelayRefuses(conn, institution, outcome);
+}
+
+Status Mailer::PauseIfRelayRefuses(Store& conn, const InstitutionConfig& institution,
+                                   const SendOutcome& outcome) {
+  // Permanent refusals that are not about the address, enough of them in a row, mean the
+  // relay is misconfigured: pause the institution's sending rather than fail every email.
+  if (outcome.recipient_refused || outcome.smtp_code < 500) {
+    if (outcome.recipient_refused) refusals_in_a_row_[institution.id] = 0;
+    return Status::Ok();
+  }
+  if (++refusals_in_a_row_[institution.id] < options_.pause_after_refusals) return Status::Ok();
+  refusals_in_a_row_[institution.id] = 0;
+  const std::string detail =
+      "the relay refused " + std::to_string(options_.pause_after_refusals) +
+      " messages in a row for reasons that are not about the address (last reply: " +
+      outcome.reply + "); sending resumes after SIGHUP or credctl mail resume";
+  if (Status paused = SetCondition(conn, institution.id, ConditionKind::kMailPaused, detail);
+      !paused) {
+    return paused.error();
+  }
+  log_.Error("mail.paused", {{"institution", institution.id}, {"reason", detail}});
+  paused_now_ = true;
   return Status::Ok();
 }
 

@@ -1,8 +1,11 @@
 // The mail scheduler: each round, per institution with invitations on, it queues due first
-// emails and reminders, and inside the institution's sending window claims what the rate
-// limits allow, gives each claimed email a fresh single-use token (only its SHA-256 is
-// stored), renders it from templates/email, and sends it through the transport, recording
-// sent / deferred (backoff) / failed (re-routed to a personal address when there is one).
+// emails and reminders, and inside the institution's sending window sends everything the
+// rate limits allow, in claimed chunks: each chunk's tokens (single use; only their SHA-256
+// is stored) and document lists are set and read in one statement each, each email is
+// rendered from templates/email and sent through the transport, and its outcome recorded
+// (sent / deferred with backoff / failed, re-routed to a personal address when there is
+// one) in one transaction before the next email leaves, so a crash can leave at most one
+// email delivered but unrecorded.
 // Thread contract: one Mailer per thread; it owns its transport (and SMTP connection).
 #pragma once
 
@@ -10,7 +13,9 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "common/heartbeat.h"
 #include "common/log.h"
@@ -26,8 +31,10 @@ namespace credd::mail {
 struct MailerOptions {
   std::string owner;        // Lease owner: "<host>:<pid>", unique per process.
   int lease_seconds = 300;  // A claim not completed by then may be taken by another worker.
-  int max_per_round = 100;  // Claimed per institution per round.
-  int max_attempts = 30;    // A message still deferred after this many tries has failed.
+  // Claimed at a time. A round claims again and again until the rate limits or the queue
+  // are exhausted, so this bounds the work in flight, not what a round sends.
+  int claim_size = 500;
+  int max_attempts = 30;  // A message still deferred after this many tries has failed.
   // Permanent refusals in a row that say nothing about the address (relaying denied, a
   // policy block) after which an institution's sending pauses until SIGHUP or
   // `credctl mail resume`: the relay is misconfigured, and every message would fail.
@@ -41,8 +48,9 @@ class Mailer {
   Mailer(Database& database, Logger& log, std::unique_ptr<MailTransport> transport,
          std::unique_ptr<MailTemplates> templates, MailerOptions options);
 
-  // One round at `now`. Returns the emails handed to the transport; kUnavailable when the
-  // database is unreachable (the round is simply tried again).
+  // One round at `now`: everything due that the windows and limits allow. Returns the
+  // emails handed to the transport; kUnavailable when the database is unreachable (the
+  // round is simply tried again).
   Result<int> RunOnce(const Config& config, std::chrono::system_clock::time_point now);
 
   // Ends the transport's connection (QUIT).
@@ -54,11 +62,42 @@ class Mailer {
   void SetHeartbeat(Heartbeat* heartbeat) { options_.heartbeat = heartbeat; }
 
  private:
+  // A claimed chunk on its way out.
+  struct Chunk {
+    std::vector<ClaimedMail> mail;
+    std::map<int64_t, std::vector<DocumentLine>> documents;  // By student (students.id).
+    std::set<int64_t> ours;                         // Outbox ids whose lease we still hold.
+    std::chrono::steady_clock::time_point renewed;  // When those leases last began a term.
+    std::chrono::system_clock::time_point expires;  // Of the tokens set for this chunk.
+  };
+  struct ChunkResult {
+    size_t claimed = 0;
+    int sent = 0;
+    bool paused = false;  // The relay refused enough in a row to pause the institution.
+  };
+
   Result<int> RunInstitution(Store& conn, const Config& config,
-                             const InstitutionConfig& institution, const std::string& now_iso,
+                             const InstitutionConfig& institution,
                              std::chrono::system_clock::time_point now);
+  Result<ChunkResult> SendChunk(Store& conn, const Config& config,
+                                const InstitutionConfig& institution,
+                                std::chrono::system_clock::time_point now);
+  Status PrepareChunk(Store& conn, const InstitutionConfig& institution, Chunk& chunk,
+                      std::chrono::system_clock::time_point now);
+  Status KeepLeases(Store& conn, Chunk& chunk, size_t from,
+                    std::chrono::system_clock::time_point now);
+  void ReleaseFrom(Store& conn, const Chunk& chunk, size_t from);
   Status SendOne(Store& conn, const Config& config, const InstitutionConfig& institution,
-                 const ClaimedMail& mail, std::chrono::system_clock::time_point now);
+                 const ClaimedMail& mail, const Chunk& chunk,
+                 std::chrono::system_clock::time_point now);
+  Status Record(Store& conn, const Config& config, const InstitutionConfig& institution,
+                const ClaimedMail& mail, SendOutcome outcome,
+                std::chrono::system_clock::time_point now);
+  Status PauseIfRelayRefuses(Store& conn, const InstitutionConfig& institution,
+                             const SendOutcome& outcome);
+  bool Stopping() const { return options_.stop != nullptr && options_.stop->load(); }
+  // The round's `now` plus the time since the round began.
+  std::chrono::system_clock::time_point Elapsed(std::chrono::system_clock::time_point now) const;
 
   Database& database_;
   Logger& log_;
@@ -70,7 +109,7 @@ class Mailer {
   std::map<int64_t, std::string> pending_tokens_;
   // Policy refusals in a row, per institution (reset by a delivered email).
   std::map<std::string, int> refusals_in_a_row_;
-  bool paused_now_ = false;  // SendOne paused the institution: end its round.
+  bool paused_now_ = false;  // Record paused the institution: end its round.
   // When the round began, on both clocks: an email's sent_at is the round's `now` plus the
   // time elapsed, so the rate windows count real send times even with a pinned clock.
   std::chrono::steady_clock::time_point round_started_;

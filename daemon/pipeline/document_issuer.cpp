@@ -11,12 +11,6 @@
 #include "daemon/pipeline/record_identity.h"
 
 namespace credd {
-namespace {
-
-constexpr int kPendingPerQuery = 100;
-
-}  // namespace
-
 std::string NewUuid() {
   unsigned char b[16];
   RAND_bytes(b, sizeof b);
@@ -83,6 +77,7 @@ Result<IssuedDocument> DocumentIssuer::Issue(const InstitutionConfig& institutio
                         sign_options.name;
   sign_options.timestamp = options_.timestamp;
   sign_options.where = record_ref;
+  sign_options.rendered_here = source_pdf.empty();
   auto signed_pdf = sign::SignPdf(pdf, key_, sign_options);
   if (!signed_pdf) return signed_pdf.error();
   doc.pdf = std::move(signed_pdf).value();
@@ -106,66 +101,17 @@ Result<NewDocument> DocumentIssuer::Make(const InstitutionConfig& institution,
                      issued->pdf,       key_.key_id(), issued->issued_at};
 }
 
-void DocumentIssuer::LogIssued(const InstitutionConfig& institution,
-                               const PendingCredential& credential,
-                               const std::string& public_id) const {
-  log_.Info("document.issued", {{"institution", institution.id},
-                                {"document", public_id},
-                                {"credential", std::to_string(credential.id)},
-                                {"student_id", credential.student_id}});
-}
-
 Result<int64_t> DocumentIssuer::IssueFor(Store& conn, const InstitutionConfig& institution,
                                          const PendingCredential& credential) const {
   auto document = Make(institution, credential);
   if (!document) return document.error();
   auto id = StoreDocument(conn, *document, options_.actor);
   if (!id) return id.error();
-  LogIssued(institution, credential, document->public_id);
+  log_.Info("document.issued", {{"institution", institution.id},
+                                {"document", document->public_id},
+                                {"credential", std::to_string(credential.id)},
+                                {"student_id", credential.student_id}});
   return id;
-}
-
-Result<int> DocumentIssuer::IssuePending(Store& conn, const InstitutionConfig& institution) const {
-  int issued = 0;
-  std::vector<int64_t> passed;  // Failed, or held by another credd: not retried this run.
-  while (true) {
-    auto pending = LoadPendingCredentials(conn, institution.id,
-                                          kPendingPerQuery + static_cast<int>(passed.size()));
-    if (!pending) return pending.error();
-    int progressed = 0;
-    for (const PendingCredential& listed : *pending) {
-      if (std::find(passed.begin(), passed.end(), listed.id) != passed.end()) continue;
-      if (options_.heartbeat != nullptr) options_.heartbeat->Beat();
-      // The credential is claimed before it is rendered: another credd on this database
-      // skips it, so each credential is signed once and no twin supersedes it.
-      std::string public_id;
-      auto id = IssuePendingDocument(
-          conn, listed.id,
-          [&](const PendingCredential& credential) -> Result<NewDocument> {
-            auto document = Make(institution, credential);
-            if (document) public_id = document->public_id;
-            return document;
-          },
-          options_.actor);
-      if (!id) {
-        if (id.error().code == ErrorCode::kUnavailable) return id.error();
-        log_.Error("document.failed", {{"institution", institution.id},
-                                       {"credential", std::to_string(listed.id)},
-                                       {"error", id.error().ToString()}});
-        passed.push_back(listed.id);
-        continue;
-      }
-      if (!id->has_value()) {
-        passed.push_back(listed.id);
-        continue;
-      }
-      LogIssued(institution, listed, public_id);
-      ++issued;
-      ++progressed;
-    }
-    if (progressed == 0) break;
-  }
-  return issued;
 }
 
 }  // namespace credd

@@ -1,8 +1,8 @@
-// Turns stored credentials into signed documents: renders each active credential that has
-// no document (or takes the institution's own PDF, for pdf-manifest input), signs it with
-// the active key, and stores it, superseding the document of the version it replaces.
-// Documents are derived from credentials, so issuing runs after the batch has committed
-// and is simply retried (at start, after each file) for whatever is still pending.
+// Turns a credential into a signed document: renders it (or takes the institution's own PDF,
+// for pdf-manifest input) and signs it with the active key. The IssuingPipeline runs one
+// DocumentIssuer per worker for pending credentials; credctl uses one for dry runs and
+// reissues. Documents are derived from credentials, so issuing runs after the batch has
+// committed and is simply retried (at start, after each file) for whatever is still pending.
 // Thread contract: one DocumentIssuer per thread (it holds a Renderer and a key).
 #pragma once
 
@@ -52,24 +52,17 @@ class DocumentIssuer {
                                const std::string& locale, const std::string& source_pdf,
                                const std::string& record_ref) const;
 
-  // Issues and stores a document for every active credential of the institution that has
-  // none. Returns how many were stored; a credential that cannot be rendered is logged and
-  // skipped (it stays pending), a database failure stops the run.
-  Result<int> IssuePending(Store& conn, const InstitutionConfig& institution) const;
-
   // Issues and stores a new document for one credential (credctl document reissue).
   Result<int64_t> IssueFor(Store& conn, const InstitutionConfig& institution,
+                           const PendingCredential& credential) const;
+
+  // Renders and signs the document of a stored credential; stores nothing.
+  Result<NewDocument> Make(const InstitutionConfig& institution,
                            const PendingCredential& credential) const;
 
   const sign::SigningKey& key() const { return key_; }
 
  private:
-  // Renders and signs the document of a stored credential; stores nothing.
-  Result<NewDocument> Make(const InstitutionConfig& institution,
-                           const PendingCredential& credential) const;
-  void LogIssued(const InstitutionConfig& institution, const PendingCredential& credential,
-                 const std::string& public_id) const;
-
   Logger& log_;
   const Renderer& renderer_;
   const sign::SigningKey& key_;

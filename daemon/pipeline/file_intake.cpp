@@ -252,10 +252,8 @@ Status FileIntake::MoveWithReport(const std::string& dir, const std::string& fro
 }
 
 Status FileIntake::IssuePending(const InstitutionConfig& institution) {
-  if (issuer_ == nullptr) return Status::Ok();
-  auto conn = database_.Connect();
-  if (!conn) return conn.error();
-  auto issued = issuer_->IssuePending(**conn, institution);
+  if (issuing_ == nullptr) return Status::Ok();
+  auto issued = issuing_->IssuePending(database_, institution);
   if (!issued) return issued.error();
   if (*issued > 0) {
     log_.Info("documents.issued",

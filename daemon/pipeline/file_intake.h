@@ -17,7 +17,7 @@
 #include "common/unique_fd.h"
 #include "daemon/config/config.h"
 #include "daemon/pipeline/batch_processor.h"
-#include "daemon/pipeline/document_issuer.h"
+#include "daemon/pipeline/issuing_pipeline.h"
 #include "daemon/watch/claim.h"
 
 namespace credd {
@@ -43,14 +43,14 @@ class FileIntake {
   Status TakeAllIncoming(const Config& config, const InstitutionConfig& institution);
 
   // Issues documents for the institution's credentials that have none (after each file,
-  // and at start). Does nothing without an issuer (no signing key configured).
+  // and at start). Does nothing without a pipeline (no signing key configured).
   Status IssuePending(const InstitutionConfig& institution);
 
-  // The renderer that checks records and the issuer used after each stored file; null =
-  // records are not checked for printability / documents are not issued.
-  void SetDocuments(const Renderer* renderer, const DocumentIssuer* issuer) {
+  // The renderer that checks records and the pipeline that issues documents after each
+  // stored file; null = records are not checked for printability / documents are not issued.
+  void SetDocuments(const Renderer* renderer, IssuingPipeline* issuing) {
     processor_.SetRenderer(renderer);
-    issuer_ = issuer;
+    issuing_ = issuing;
   }
 
   // How many institutions have drop folders credd cannot use right now.
@@ -73,7 +73,7 @@ class FileIntake {
   Database& database_;
   Logger& log_;
   BatchProcessor processor_;
-  const DocumentIssuer* issuer_ = nullptr;
+  IssuingPipeline* issuing_ = nullptr;
   std::set<std::string> failing_folders_;  // Institutions with a recorded folder problem.
   std::atomic<int> folder_problems_{0};
 };

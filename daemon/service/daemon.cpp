@@ -83,11 +83,16 @@ Result<std::shared_ptr<Daemon::Documents>> Daemon::LoadDocuments(const Config& c
     if (Status s = RegisterActiveKey(**conn, config, *documents->setup.key, "credd"); !s) {
       return s.error();
     }
-    IssuerOptions issuer_options = IssuerOptionsFor(documents->setup, "credd");
-    issuer_options.heartbeat = &worker_heartbeat_;
-    documents->issuer = std::make_unique<DocumentIssuer>(
-        log_, *documents->setup.renderer, *documents->setup.key, std::move(issuer_options));
-    log_.Info("signing.ready", {{"key_id", documents->setup.key->key_id()}});
+    auto setups = LoadWorkerSetups(signing_loader_, config, config.issuing.workers);
+    if (!setups) return setups.error();
+    IssuingOptions issuing;
+    issuing.chunk_size = config.issuing.chunk_size;
+    issuing.heartbeat = &worker_heartbeat_;
+    issuing.stop = &stop_;
+    documents->issuing =
+        std::make_unique<IssuingPipeline>(log_, std::move(setups).value(), std::move(issuing));
+    log_.Info("signing.ready", {{"key_id", documents->setup.key->key_id()},
+                                {"workers", std::to_string(documents->issuing->workers())}});
   } else {
     log_.Warn("signing.off", {{"reason",
                                "signing.key is not set: credentials are stored, "
@@ -100,7 +105,7 @@ void Daemon::UseDocuments(std::shared_ptr<Documents> documents) {
   documents_ = documents;
   auto apply = [this, documents] {
     worker_documents_ = documents;
-    intake_.SetDocuments(documents->setup.renderer.get(), documents->issuer.get());
+    intake_.SetDocuments(documents->setup.renderer.get(), documents->issuing.get());
   };
   if (worker_guard_) {
     boost::asio::post(worker_io_, apply);

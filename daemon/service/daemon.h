@@ -85,10 +85,12 @@ class Daemon {
   bool Stalled();
   std::vector<DropWatcher::Folder> WatchedFolders(const Config& config) const;
   std::shared_ptr<const Config> Snapshot() const;
-  // The renderer, key and issuer for one config; the worker uses the newest.
+  // The renderer and key for one config (the intake's record checks, the key's
+  // registration) and the issuing pipeline, whose workers have their own; the worker uses
+  // the newest.
   struct Documents {
     SigningSetup setup;
-    std::unique_ptr<DocumentIssuer> issuer;
+    std::unique_ptr<IssuingPipeline> issuing;
   };
   Result<std::shared_ptr<Documents>> LoadDocuments(const Config& config);
   void UseDocuments(std::shared_ptr<Documents> documents);

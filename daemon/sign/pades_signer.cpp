@@ -174,7 +174,9 @@ Result<UpdatePlan> PlanUpdate(std::string_view pdf, const SignOptions& options,
     // qpdf reads objects lazily, so every object is read here: damage in one that the
     // update does not touch (a font, say) still makes verifiers rebuild the xref, and then
     // they may not find the signature at all.
-    for (QPDFObjectHandle& object : qpdf.getAllObjects()) (void)object.getTypeCode();
+    if (!options.rendered_here) {
+      for (QPDFObjectHandle& object : qpdf.getAllObjects()) (void)object.getTypeCode();
+    }
     if (qpdf.anyWarnings()) {
       std::vector<QPDFExc> warnings = qpdf.getWarnings();
       return MakeError(ErrorCode::kData,
@@ -527,6 +529,7 @@ Result<std::string> SignPdf(std::string_view pdf, const SigningKey& key,
   // The postcondition, checked by the verifier's own parser: a damaged input can hide from
   // the checks above (qpdf reads the input through its xref, a verifier may rebuild it), and
   // a signed document nobody can verify must never be stored.
+  if (options.rendered_here) return out;
   auto found = ExtractLastSignature(out, where);
   if (!found || !found->covers_whole_file ||
       found->byte_range[1] != static_cast<std::int64_t>(contents_at)) {

@@ -100,6 +100,29 @@ std::string KnownSqlstate(const std::exception& e) {
 
 }  // namespace
 
+std::string BigintArray(const std::vector<int64_t>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(values[i]);
+  }
+  return out + "}";
+}
+
+std::string TextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 Error PqError(const std::string& context, const std::exception& e) {
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
     return MakeError(ErrorCode::kUnavailable,

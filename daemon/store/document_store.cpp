@@ -1,5 +1,8 @@
 #include "daemon/store/document_store.h"
 
+#include <map>
+#include <set>
+
 #include "daemon/store/database.h"
 #include "daemon/store/internal/audit.h"
 #include "daemon/store/internal/pq.h"
@@ -15,16 +18,24 @@ constexpr const char* kPendingCredentials =
     "WHERE s.institution_id = $1 AND c.status = 'active' "
     "AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.credential = c.id) "
     "ORDER BY c.id LIMIT $2";
-// The same credential, locked for issuing, when it is still active and without a document.
-constexpr const char* kClaimPending =
+// A chunk of them, locked for issuing.
+constexpr const char* kClaimChunk =
     "SELECT c.id, s.institution_id, s.student_id, c.kind, c.credential_key, c.locale, "
     "c.data::text, coalesce(c.source_pdf, ''::bytea), b.file_name || ':' || c.source_line, "
     "s.id FROM credentials c JOIN students s ON s.id = c.student "
     "JOIN batches b ON b.id = c.batch "
-    "WHERE c.id = $1 AND c.status = 'active' "
+    "WHERE s.institution_id = $1 AND c.status = 'active' AND c.id > $3 "
     "AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.credential = c.id) "
-    "FOR UPDATE OF c SKIP LOCKED";
-constexpr const char* kHasDocument = "SELECT 1 FROM documents WHERE credential = $1";
+    "ORDER BY c.id LIMIT $2 FOR UPDATE OF c SKIP LOCKED";
+constexpr const char* kHaveDocuments =
+    "SELECT DISTINCT credential FROM documents WHERE credential = ANY($1::bigint[])";
+// The active documents of these credentials or of any earlier version of them.
+constexpr const char* kSupersedeChunk =
+    "UPDATE documents d SET status = 'superseded', updated_at = now() "
+    "FROM credentials c, credentials mine "
+    "WHERE mine.id = ANY($1::bigint[]) AND c.student = mine.student "
+    "AND c.credential_key = mine.credential_key AND d.credential = c.id AND d.status = 'active' "
+    "RETURNING d.id, mine.id";
 constexpr const char* kCredentialById =
     "SELECT c.id, s.institution_id, s.student_id, c.kind, c.credential_key, c.locale, "
     "c.data::text, coalesce(c.source_pdf, ''::bytea), b.file_name || ':' || c.source_line, "
@@ -123,6 +134,122 @@ int64_t InsertDocument(pqxx::work& txn, const NewDocument& document, const std::
 
 }  // namespace
 
+struct PendingChunk::Transaction {
+  explicit Transaction(pqxx::connection& conn) : work(conn) {}
+  pqxx::work work;
+};
+
+PendingChunk::PendingChunk(std::unique_ptr<Transaction> txn,
+                           std::vector<PendingCredential> credentials)
+    : txn_(std::move(txn)), credentials_(std::move(credentials)) {}
+
+PendingChunk::~PendingChunk() = default;  // Uncommitted: pqxx::work rolls back.
+
+Result<std::unique_ptr<PendingChunk>> PendingChunk::Claim(Store& store,
+                                                          const std::string& institution_id,
+                                                          int limit, int64_t after_id) {
+  try {
+    auto txn = std::make_unique<Transaction>(Pq(store));
+    std::vector<PendingCredential> credentials;
+    std::vector<int64_t> ids;
+    for (const pqxx::row& row :
+         txn->work.exec_params(kClaimChunk, institution_id, limit, after_id)) {
+      credentials.push_back(ReadPending(row));
+      ids.push_back(credentials.back().id);
+    }
+    if (!ids.empty()) {
+      // The claim's NOT EXISTS saw the snapshot its statement began with: a credd that
+      // committed a document between that and our lock is invisible to it. A new statement
+      // (READ COMMITTED: a new snapshot), taken while we hold the locks, sees it.
+      std::set<int64_t> done;
+      for (const pqxx::row& row : txn->work.exec_params(kHaveDocuments, BigintArray(ids))) {
+        done.insert(row[0].as<int64_t>());
+      }
+      std::erase_if(credentials, [&](const PendingCredential& c) { return done.count(c.id) > 0; });
+    }
+    return std::unique_ptr<PendingChunk>(new PendingChunk(std::move(txn), std::move(credentials)));
+  } catch (const std::exception& e) {
+    return PqError("claiming credentials of " + institution_id + " to issue", e);
+  }
+}
+
+Status PendingChunk::KeepAlive() {
+  try {
+    txn_->work.exec("SELECT 1");
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return PqError("keeping a chunk of credentials claimed", e);
+  }
+}
+
+Result<std::vector<int64_t>> PendingChunk::Commit(const std::vector<NewDocument>& documents,
+                                                  const std::string& actor) {
+  pqxx::work& txn = txn_->work;
+  try {
+    std::vector<int64_t> credentials;
+    for (const NewDocument& d : documents) credentials.push_back(d.credential);
+    std::map<int64_t, int64_t> supersedes;  // Credential -> the document it replaces.
+    if (!documents.empty()) {
+      for (const pqxx::row& row : txn.exec_params(kSupersedeChunk, BigintArray(credentials))) {
+        supersedes[row[1].as<int64_t>()] = row[0].as<int64_t>();
+      }
+    }
+    // One INSERT for the chunk: the PDFs as binary parameters $8.., the rest as arrays.
+    std::vector<std::string> public_ids, sha256s, key_ids, issued_ats, locales;
+    std::vector<int64_t> replaced;
+    std::vector<pqxx::binarystring> pdfs;
+    std::string pdf_rows;
+    for (size_t i = 0; i < documents.size(); ++i) {
+      const NewDocument& d = documents[i];
+      public_ids.push_back(d.public_id);
+      sha256s.push_back(d.sha256);
+      key_ids.push_back(d.key_id);
+      issued_ats.push_back(d.issued_at);
+      locales.push_back(d.locale);
+      replaced.push_back(supersedes.count(d.credential) ? supersedes[d.credential] : 0);
+      pdfs.emplace_back(d.pdf.data(), d.pdf.size());
+      pdf_rows += (i > 0 ? ", (" : "(") + std::to_string(i + 1) + ", $" + std::to_string(8 + i) +
+                  "::bytea)";
+    }
+    std::map<int64_t, int64_t> ids;  // Credential -> new document.
+    if (!documents.empty()) {
+      const std::string insert =
+          "INSERT INTO documents (public_id, credential, version, supersedes, status, sha256, "
+          "pdf, key_id, issued_at, locale) "
+          "SELECT t.public_id::uuid, t.credential, coalesce((SELECT max(x.version) FROM "
+          "documents x WHERE x.credential = t.credential), 0) + 1, NULLIF(t.supersedes, 0), "
+          "'active', t.sha256, p.pdf, t.key_id, t.issued_at::timestamptz, t.locale "
+          "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], "
+          "$6::text[], $7::text[]) WITH ORDINALITY "
+          "  AS t(public_id, credential, supersedes, sha256, key_id, issued_at, locale, n) "
+          "JOIN (VALUES " +
+          pdf_rows + ") AS p(n, pdf) ON p.n = t.n ORDER BY t.n RETURNING id, credential";
+      for (const pqxx::row& row : txn.exec_params(
+               insert, TextArray(public_ids), BigintArray(credentials), BigintArray(replaced),
+               TextArray(sha256s), TextArray(key_ids), TextArray(issued_ats), TextArray(locales),
+               pqxx::prepare::make_dynamic_params(pdfs))) {
+        ids[row[1].as<int64_t>()] = row[0].as<int64_t>();
+      }
+    }
+    std::vector<AuditEvent> events;
+    std::vector<int64_t> out;
+    for (size_t i = 0; i < documents.size(); ++i) {
+      const NewDocument& d = documents[i];
+      nlohmann::json details = {
+          {"document", d.public_id}, {"sha256", d.sha256}, {"key_id", d.key_id}};
+      if (replaced[i] != 0) details["supersedes"] = replaced[i];
+      out.push_back(ids[d.credential]);
+      events.push_back({actor, "", "document.issued", "document:" + std::to_string(out.back()),
+                        std::move(details)});
+    }
+    AppendCredentialAudits(txn, events, credentials);
+    txn.commit();
+    return out;
+  } catch (const std::exception& e) {
+    return PqError("storing " + std::to_string(documents.size()) + " documents", e);
+  }
+}
+
 Result<std::vector<PendingCredential>> LoadPendingCredentials(Store& store,
                                                               const std::string& institution_id,
                                                               int limit) {
@@ -163,29 +290,6 @@ Result<int64_t> StoreDocument(Store& store, const NewDocument& document, const s
     return id;
   } catch (const std::exception& e) {
     return PqError("storing the document of credential " + std::to_string(document.credential), e);
-  }
-}
-
-Result<std::optional<int64_t>> IssuePendingDocument(Store& store, int64_t credential_id,
-                                                    const MakeDocument& make,
-                                                    const std::string& actor) {
-  pqxx::connection& conn = Pq(store);
-  const std::string context = "issuing the document of credential " + std::to_string(credential_id);
-  try {
-    pqxx::work txn(conn);
-    pqxx::result claimed = txn.exec_params(kClaimPending, credential_id);
-    if (claimed.empty()) return std::optional<int64_t>();  // Another credd's, or done.
-    // The claim's NOT EXISTS saw the snapshot its statement began with: a credd that
-    // committed the document between that and our lock is invisible to it. A new statement
-    // (READ COMMITTED: a new snapshot), taken while we hold the lock, sees it.
-    if (!txn.exec_params(kHasDocument, credential_id).empty()) return std::optional<int64_t>();
-    Result<NewDocument> document = make(ReadPending(claimed[0]));
-    if (!document) return document.error();  // The transaction rolls back, the lock goes.
-    int64_t id = InsertDocument(txn, *document, actor);
-    txn.commit();
-    return std::optional<int64_t>(id);
-  } catch (const std::exception& e) {
-    return PqError(context, e);
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,15 +50,43 @@ struct NewDocument {
 // in `supersedes`; an audit event records it. Returns the new row id.
 Result<int64_t> StoreDocument(Store& store, const NewDocument& document, const std::string& actor);
 
-// Makes the one document of a pending credential, exactly once across every credd on the
-// database: the credential row is locked (FOR UPDATE SKIP LOCKED) and re-checked to have no
-// document before `make` renders and signs, and the document is stored in that same
-// transaction. Returns the new row id, or nothing when another process holds the credential
-// or it already has its document. An error from `make` rolls back and is returned as is.
-using MakeDocument = std::function<Result<NewDocument>(const PendingCredential&)>;
-Result<std::optional<int64_t>> IssuePendingDocument(Store& store, int64_t credential_id,
-                                                    const MakeDocument& make,
-                                                    const std::string& actor);
+// Pending credentials claimed for issuing, a chunk at a time. The rows are locked (FOR
+// UPDATE SKIP LOCKED) by a transaction that stays open while they are rendered and signed,
+// until Commit stores all their documents, or the chunk goes (rolled back): another credd
+// on the database skips them meanwhile, each credential is signed once, and a crash redoes
+// at most this chunk. Thread contract: the chunk uses its Store's connection, which must
+// outlive it and run nothing else until it is committed or gone.
+class PendingChunk {
+ public:
+  // Up to `limit` of the institution's active credentials without a document whose id is
+  // above `after_id`, in id order, leaving out any another transaction holds. A run passes
+  // the last id it claimed, so each claim reads only what is new (not every credential
+  // issued so far, which made a long run quadratic), and what failed stays behind it.
+  static Result<std::unique_ptr<PendingChunk>> Claim(Store& store,
+                                                     const std::string& institution_id, int limit,
+                                                     int64_t after_id = 0);
+  ~PendingChunk();
+  PendingChunk(const PendingChunk&) = delete;
+  PendingChunk& operator=(const PendingChunk&) = delete;
+
+  const std::vector<PendingCredential>& credentials() const { return credentials_; }
+
+  // A statement in the open transaction, so that a chunk still being signed (a slow
+  // timestamp authority) is not ended by idle_in_transaction_session_timeout.
+  Status KeepAlive();
+
+  // Stores the documents (for claimed credentials; any subset) with a few set-based
+  // statements, superseding each one's predecessor and writing one audit event each, and
+  // commits. Returns the new document ids, in the order given.
+  Result<std::vector<int64_t>> Commit(const std::vector<NewDocument>& documents,
+                                      const std::string& actor);
+
+ private:
+  struct Transaction;  // The open pqxx::work; see document_store.cpp.
+  PendingChunk(std::unique_ptr<Transaction> txn, std::vector<PendingCredential> credentials);
+  std::unique_ptr<Transaction> txn_;
+  std::vector<PendingCredential> credentials_;
+};
 
 struct DocumentRow {
   int64_t id = 0;

@@ -82,60 +82,104 @@ class DocumentStoreTest : public ::testing::Test {
   std::unique_ptr<Store> conn_;
 };
 
-// Two credd processes reach the same pending credential: the first claims it and signs; the
-// second, arriving while the first is still signing, skips it; afterwards there is exactly
-// one document and it supersedes nothing.
+// Two credd processes reach the same pending credential: the first claims it in a chunk
+// and signs; the second, arriving while the first is still signing, gets nothing to
+// render; afterwards there is exactly one document and it supersedes nothing.
 TEST_F(DocumentStoreTest, APendingCredentialIsIssuedOnceAcrossProcesses) {
   int64_t credential = SeedCredential();
   auto other = db_.Connect();
-  int second_calls = 0;
-  Result<std::optional<int64_t>> second = std::optional<int64_t>();
-  auto first = IssuePendingDocument(
-      *conn_, credential,
-      [&](const PendingCredential& pending) -> Result<NewDocument> {
-        // While this process renders and signs, the other one tries the same credential.
-        second = IssuePendingDocument(
-            *other, credential,
-            [&](const PendingCredential& twin) -> Result<NewDocument> {
-              ++second_calls;
-              return DocumentFor(twin, 'd');
-            },
-            "credd-2");
-        return DocumentFor(pending, 'c');
-      },
-      "credd-1");
+  auto first = PendingChunk::Claim(*conn_, "uni", 10);
   ASSERT_TRUE(first.ok()) << first.error().ToString();
+  ASSERT_EQ((*first)->credentials().size(), 1u);
+  EXPECT_EQ((*first)->credentials()[0].id, credential);
+  // While this process renders and signs, the other one looks for work.
+  auto second = PendingChunk::Claim(*other, "uni", 10);
   ASSERT_TRUE(second.ok()) << second.error().ToString();
-  EXPECT_TRUE(first->has_value());
-  EXPECT_FALSE(second->has_value());
-  EXPECT_EQ(second_calls, 0) << "the second process rendered a credential the first held";
+  EXPECT_TRUE((*second)->credentials().empty())
+      << "the second process got a credential the first held";
+  second->reset();
+  auto ids = (*first)->Commit({DocumentFor((*first)->credentials()[0], 'c')}, "credd-1");
+  ASSERT_TRUE(ids.ok()) << ids.error().ToString();
+  ASSERT_EQ(ids->size(), 1u);
 
   // Once the document is there, a late process finds nothing to do.
-  auto late = IssuePendingDocument(
-      *other, credential,
-      [&](const PendingCredential& twin) -> Result<NewDocument> { return DocumentFor(twin, 'e'); },
-      "credd-2");
+  auto late = PendingChunk::Claim(*other, "uni", 10);
   ASSERT_TRUE(late.ok()) << late.error().ToString();
-  EXPECT_FALSE(late->has_value());
+  EXPECT_TRUE((*late)->credentials().empty());
   EXPECT_EQ(Count("SELECT count(*) FROM documents"), 1);
   EXPECT_EQ(Count("SELECT count(*) FROM documents WHERE status = 'active' AND supersedes IS NULL"),
             1);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_events WHERE event = 'document.issued' AND "
+                  "subject = 'document:" +
+                  std::to_string((*ids)[0]) + "' AND institution_id = 'uni'"),
+            1);
 }
 
+// A credential whose rendering failed is left out of the chunk's commit, and one whose
+// chunk was never committed (a crash) is rolled back: both stay pending.
 TEST_F(DocumentStoreTest, AFailedRenderingLeavesTheCredentialPending) {
-  int64_t credential = SeedCredential();
-  auto failed = IssuePendingDocument(
-      *conn_, credential,
-      [](const PendingCredential&) -> Result<NewDocument> {
-        return MakeError(ErrorCode::kData, "no glyph for 'ꓮ'", "x.csv:2");
-      },
-      "credd");
-  ASSERT_FALSE(failed.ok());
-  EXPECT_EQ(failed.error().ToString(), "x.csv:2: no glyph for 'ꓮ'");
+  SeedCredential();
+  {
+    auto chunk = PendingChunk::Claim(*conn_, "uni", 10);
+    ASSERT_TRUE(chunk.ok()) << chunk.error().ToString();
+    ASSERT_EQ((*chunk)->credentials().size(), 1u);
+    auto ids = (*chunk)->Commit({}, "credd");
+    ASSERT_TRUE(ids.ok()) << ids.error().ToString();
+  }
   EXPECT_EQ(Count("SELECT count(*) FROM documents"), 0);
+  {
+    auto chunk = PendingChunk::Claim(*conn_, "uni", 10);
+    ASSERT_EQ((*chunk)->credentials().size(), 1u);
+  }  // Gone uncommitted.
   auto pending = LoadPendingCredentials(*conn_, "uni", 10);
   ASSERT_TRUE(pending.ok()) << pending.error().ToString();
   EXPECT_EQ(pending->size(), 1u);
+  // What failed this run is behind its cursor: not claimed again.
+  auto skipped = PendingChunk::Claim(*conn_, "uni", 10, (*pending)[0].id);
+  ASSERT_TRUE(skipped.ok());
+  EXPECT_TRUE((*skipped)->credentials().empty());
+}
+
+// A chunk stores many documents in one transaction: each supersedes the active document of
+// its credential's earlier version, and each has one audit event, chained in order.
+TEST_F(DocumentStoreTest, AChunkSupersedesEarlierVersionsAndAuditsEachDocument) {
+  int64_t first = SeedCredential();
+  {
+    auto chunk = PendingChunk::Claim(*conn_, "uni", 10);
+    ASSERT_TRUE((*chunk)->Commit({DocumentFor((*chunk)->credentials()[0], 'c')}, "credd").ok());
+  }
+  // A new version of that credential, and a second credential of another kind.
+  Exec("UPDATE credentials SET status = 'superseded' WHERE id = " + std::to_string(first));
+  Exec(
+      "INSERT INTO credentials (student, batch, kind, credential_key, version, title, "
+      "content_sha256) SELECT s.id, b.id, 'diploma', 'diploma:bsc', 2, 'BSc', '" +
+      Hex64('2') + "' FROM students s, batches b");
+  Exec(
+      "INSERT INTO credentials (student, batch, kind, credential_key, title, content_sha256) "
+      "SELECT s.id, b.id, 'transcript', 'transcript', 'Transcript', '" +
+      Hex64('3') + "' FROM students s, batches b");
+  auto chunk = PendingChunk::Claim(*conn_, "uni", 10);
+  ASSERT_TRUE(chunk.ok()) << chunk.error().ToString();
+  ASSERT_EQ((*chunk)->credentials().size(), 2u);
+  auto ids = (*chunk)->Commit(
+      {DocumentFor((*chunk)->credentials()[0], 'd'), DocumentFor((*chunk)->credentials()[1], 'e')},
+      "credd");
+  ASSERT_TRUE(ids.ok()) << ids.error().ToString();
+  ASSERT_EQ(ids->size(), 2u);
+  EXPECT_EQ(Count("SELECT count(*) FROM documents WHERE status = 'active'"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM documents WHERE status = 'superseded'"), 1);
+  EXPECT_EQ(Count("SELECT supersedes FROM documents WHERE id = " + std::to_string((*ids)[0])),
+            Count("SELECT id FROM documents WHERE status = 'superseded'"));
+  EXPECT_EQ(Count("SELECT count(*) FROM documents WHERE id = " + std::to_string((*ids)[1]) +
+                  " AND supersedes IS NULL AND pdf = '%PDF-1.7 signed'::bytea"),
+            1);
+  // One event per document, in the order given, each linked to the one before.
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_events WHERE event = 'document.issued'"), 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_events a JOIN audit_events b ON b.seq > a.seq "
+                  "WHERE a.subject = 'document:" +
+                  std::to_string((*ids)[0]) + "' AND b.subject = 'document:" +
+                  std::to_string((*ids)[1]) + "' AND b.prev_hash = a.hash"),
+            1);
 }
 
 // Every credd registers its active key at start; several starting together on a fresh

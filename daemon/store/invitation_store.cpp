@@ -84,8 +84,6 @@ constexpr const char* kOwned =
     "SELECT 1 FROM mail_outbox WHERE id = $1 AND lease_owner = $2 AND status = 'sending' "
     "FOR UPDATE";
 
-std::string Hex64(const std::string& hex) { return "\\x" + hex; }
-
 bool Owned(pqxx::work& txn, const ClaimedMail& mail, const std::string& owner) {
   return !txn.exec_params(kOwned, mail.outbox_id, owner).empty();
 }
@@ -174,21 +172,26 @@ Result<std::vector<ClaimedMail>> ClaimMail(Store& store, const std::string& inst
   }
 }
 
-Result<bool> RenewLease(Store& store, const ClaimedMail& mail, const std::string& owner,
-                        const std::string& now, const std::string& until) {
+Result<std::set<int64_t>> RenewLeases(Store& store, const std::vector<int64_t>& outbox_ids,
+                                      const std::string& owner, const std::string& now,
+                                      const std::string& until) {
   pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     // Only a lease still running is renewed: once it has run out the row is anybody's, and
     // a worker that was stopped past it must not take it back and send.
-    pqxx::result r = txn.exec_params(
-        "UPDATE mail_outbox SET lease_until = $3::timestamptz WHERE id = $1 AND lease_owner = $2 "
-        "AND status = 'sending' AND lease_until > $4::timestamptz RETURNING id",
-        mail.outbox_id, owner, until, now);
+    std::set<int64_t> renewed;
+    for (const pqxx::row& row : txn.exec_params(
+             "UPDATE mail_outbox SET lease_until = $3::timestamptz WHERE id = ANY($1::bigint[]) "
+             "AND lease_owner = $2 AND status = 'sending' AND lease_until > $4::timestamptz "
+             "RETURNING id",
+             BigintArray(outbox_ids), owner, until, now)) {
+      renewed.insert(row[0].as<int64_t>());
+    }
     txn.commit();
-    return !r.empty();
+    return renewed;
   } catch (const std::exception& e) {
-    return PqError("renewing the lease of " + mail.message_id, e);
+    return PqError("renewing the leases of " + std::to_string(outbox_ids.size()) + " emails", e);
   }
 }
 
@@ -208,39 +211,57 @@ Status ReleaseClaim(Store& store, const ClaimedMail& mail, const std::string& ow
   }
 }
 
-Result<bool> SetToken(Store& store, const ClaimedMail& mail, const std::string& owner,
-                      const std::string& token_sha256_hex, const std::string& expires_at) {
+Result<std::set<int64_t>> SetTokens(Store& store, const std::vector<TokenHash>& tokens,
+                                    const std::string& owner, const std::string& now,
+                                    const std::string& expires_at) {
   pqxx::connection& conn = Pq(store);
+  std::vector<int64_t> ids;
+  std::string hashes = "{";
+  for (const TokenHash& token : tokens) {
+    if (!ids.empty()) hashes += ',';
+    ids.push_back(token.outbox_id);
+    hashes += token.sha256_hex;  // Hex digits only: nothing to quote.
+  }
+  hashes += "}";
   try {
     pqxx::work txn(conn);
-    if (!Owned(txn, mail, owner)) return false;
-    txn.exec_params(
-        "UPDATE invitations SET token_sha256 = $2::bytea, expires_at = $3::timestamptz, "
-        "updated_at = now() WHERE id = $1",
-        mail.invitation, Hex64(token_sha256_hex), expires_at);
+    std::set<int64_t> stored;
+    for (const pqxx::row& row : txn.exec_params(
+             "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::text[]) AS t(outbox_id, sha)), "
+             "owned AS (SELECT o.id, o.invitation, t.sha FROM mail_outbox o "
+             "  JOIN t ON t.outbox_id = o.id WHERE o.lease_owner = $3 AND o.status = 'sending' "
+             "  AND o.lease_until > $4::timestamptz FOR UPDATE OF o) "
+             "UPDATE invitations i SET token_sha256 = decode(owned.sha, 'hex'), "
+             "expires_at = $5::timestamptz, updated_at = now() FROM owned "
+             "WHERE i.id = owned.invitation RETURNING owned.id",
+             BigintArray(ids), hashes, owner, now, expires_at)) {
+      stored.insert(row[0].as<int64_t>());
+    }
     txn.commit();
-    return true;
+    return stored;
   } catch (const std::exception& e) {
-    return PqError("storing the token of invitation " + std::to_string(mail.invitation), e);
+    return PqError("storing the tokens of " + std::to_string(tokens.size()) + " invitations", e);
   }
 }
 
-Result<std::vector<DocumentLine>> StudentDocuments(Store& store, int64_t student) {
+Result<std::map<int64_t, std::vector<DocumentLine>>> StudentDocuments(
+    Store& store, const std::vector<int64_t>& students) {
   pqxx::connection& conn = Pq(store);
   try {
     pqxx::read_transaction txn(conn);
-    std::vector<DocumentLine> lines;
-    for (const pqxx::row& row :
-         txn.exec_params("SELECT c.kind, c.title, d.public_id::text FROM documents d "
-                         "JOIN credentials c ON c.id = d.credential "
-                         "WHERE c.student = $1 AND d.status = 'active' ORDER BY d.id",
-                         student)) {
-      lines.push_back(
-          {row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>()});
+    std::map<int64_t, std::vector<DocumentLine>> lines;
+    for (int64_t student : students) lines[student];  // A student without documents: none.
+    for (const pqxx::row& row : txn.exec_params(
+             "SELECT c.student, c.kind, c.title, d.public_id::text FROM documents d "
+             "JOIN credentials c ON c.id = d.credential "
+             "WHERE c.student = ANY($1::bigint[]) AND d.status = 'active' ORDER BY d.id",
+             BigintArray(students))) {
+      lines[row[0].as<int64_t>()].push_back(
+          {row[1].as<std::string>(), row[2].as<std::string>(), row[3].as<std::string>()});
     }
     return lines;
   } catch (const std::exception& e) {
-    return PqError("listing the documents of student " + std::to_string(student), e);
+    return PqError("listing the documents of " + std::to_string(students.size()) + " students", e);
   }
 }
 

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -63,18 +65,25 @@ Result<std::vector<ClaimedMail>> ClaimMail(Store& store, const std::string& inst
                                            const std::vector<RateWindow>& global_limits,
                                            int max_claim);
 
-// Stores the hash of a new token (and its expiry) on the invitation, only while our lease
-// holds. kUnavailable-free false means the lease was lost: do not send.
-Result<bool> SetToken(Store& store, const ClaimedMail& mail, const std::string& owner,
-                      const std::string& token_sha256_hex, const std::string& expires_at);
+// Stores the hash of a new token (and its expiry) on each claimed email's invitation, in
+// one statement, only for the rows whose lease still runs at `now`. Returns the outbox ids
+// whose tokens were stored: any other row's lease was lost, and it must not be sent.
+struct TokenHash {
+  int64_t outbox_id = 0;
+  std::string sha256_hex;
+};
+Result<std::set<int64_t>> SetTokens(Store& store, const std::vector<TokenHash>& tokens,
+                                    const std::string& owner, const std::string& now,
+                                    const std::string& expires_at);
 
 struct DocumentLine {
   std::string kind;
   std::string title;
   std::string public_id;
 };
-// The student's active documents, for the email.
-Result<std::vector<DocumentLine>> StudentDocuments(Store& store, int64_t student);
+// The active documents of each student (by students.id), for their emails, in one query.
+Result<std::map<int64_t, std::vector<DocumentLine>>> StudentDocuments(
+    Store& store, const std::vector<int64_t>& students);
 
 // Outcomes. Each returns false when the lease was lost (someone else owns the row now):
 // the caller logs and drops the result.
@@ -92,10 +101,12 @@ Result<bool> MarkFailed(Store& store, const ClaimedMail& mail, const std::string
                         const std::string& now, const std::string& reply, bool recipient_refused,
                         std::string* rerouted_to);
 
-// Extends our lease on a claimed row to `until`, just before sending it; false when the
-// lease was lost (another worker owns the row, or it ran out at `now`: do not send).
-Result<bool> RenewLease(Store& store, const ClaimedMail& mail, const std::string& owner,
-                        const std::string& now, const std::string& until);
+// Extends our leases on claimed rows to `until`, in one statement. Returns the ids renewed;
+// any other row's lease was lost (another worker owns it, or it ran out at `now`): do not
+// send it.
+Result<std::set<int64_t>> RenewLeases(Store& store, const std::vector<int64_t>& outbox_ids,
+                                      const std::string& owner, const std::string& now,
+                                      const std::string& until);
 
 // Gives back a claimed row that was not attempted (shutting down): queued or deferred again.
 Status ReleaseClaim(Store& store, const ClaimedMail& mail, const std::string& owner);

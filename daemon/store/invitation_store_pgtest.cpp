@@ -3,6 +3,7 @@
 // and local time (for sending windows) follows the institution's time zone.
 #include <gtest/gtest.h>
 
+#include "common/sha256.h"
 #include "daemon/store/invitation_store.h"
 #include "daemon/store/migrations.h"
 #include "daemon/store/pgtest_util.h"
@@ -108,11 +109,46 @@ TEST_F(InvitationStoreTest, StalledLeaseIsReclaimedAndTheLateCompletionRefused) 
   auto refused = MarkSent(*conn_, (*stalled)[0], "stalled", "2026-11-30T10:02:05Z", "250", {});
   ASSERT_TRUE(refused.ok());
   EXPECT_FALSE(*refused);
-  auto token_refused =
-      SetToken(*conn_, (*stalled)[0], "stalled", std::string(64, 'f'), "2026-12-30T10:00:00Z");
-  EXPECT_FALSE(*token_refused);
+  auto token_refused = SetTokens(*conn_, {{(*stalled)[0].outbox_id, std::string(64, 'f')}},
+                                 "stalled", "2026-11-30T10:02:05Z", "2026-12-30T10:00:00Z");
+  ASSERT_TRUE(token_refused.ok()) << token_refused.error().ToString();
+  EXPECT_FALSE(token_refused->count((*stalled)[0].outbox_id));
   auto taken = MarkSent(*conn_, (*late)[0], "rescuer", "2026-11-30T10:02:06Z", "250", {});
   EXPECT_TRUE(*taken);
+}
+
+// A whole claimed chunk gets its tokens in one statement, and only the rows still ours do:
+// a row another worker has taken over keeps its token (and must not be sent by us).
+TEST_F(InvitationStoreTest, TokensForAChunkAreStoredOnlyWhereTheLeaseIsOurs) {
+  ASSERT_TRUE(QueueDueMail(*conn_, "uni", "2026-11-30T10:00:00Z", "uni.ca", 2).ok());
+  auto claimed = ClaimMail(*conn_, "uni", "2026-11-30T10:00:00Z", "w", 60, {}, {}, 10);
+  ASSERT_EQ(claimed->size(), 10u);
+  const int64_t stolen = (*claimed)[3].outbox_id;
+  Exec("UPDATE mail_outbox SET lease_owner = 'other' WHERE id = " + std::to_string(stolen));
+  std::vector<TokenHash> tokens;
+  for (const ClaimedMail& m : *claimed) {
+    tokens.push_back({m.outbox_id, Sha256Hex("token" + std::to_string(m.outbox_id))});
+  }
+  auto stored = SetTokens(*conn_, tokens, "w", "2026-11-30T10:00:01Z", "2026-12-30T10:00:00Z");
+  ASSERT_TRUE(stored.ok()) << stored.error().ToString();
+  EXPECT_EQ(stored->size(), 9u);
+  EXPECT_FALSE(stored->count(stolen));
+  EXPECT_EQ(Count("SELECT count(*) FROM invitations i JOIN mail_outbox o ON o.invitation = i.id "
+                  "WHERE encode(i.token_sha256, 'hex') = encode(sha256(('token' || o.id)::bytea), "
+                  "'hex') AND i.expires_at = '2026-12-30T10:00:00Z'"),
+            9);
+  EXPECT_EQ(Count("SELECT count(*) FROM invitations WHERE token_sha256 IS NOT NULL"), 9);
+  // Past the lease, nothing is stored at all.
+  auto late = SetTokens(*conn_, tokens, "w", "2026-11-30T10:01:01Z", "2026-12-30T10:00:00Z");
+  ASSERT_TRUE(late.ok());
+  EXPECT_TRUE(late->empty());
+  // Each student of the chunk is in the answer, with or without documents.
+  std::vector<int64_t> students;
+  for (const ClaimedMail& m : *claimed) students.push_back(m.student);
+  auto documents = StudentDocuments(*conn_, students);
+  ASSERT_TRUE(documents.ok()) << documents.error().ToString();
+  EXPECT_EQ(documents->size(), 10u);
+  for (const auto& [student, lines] : *documents) EXPECT_TRUE(lines.empty()) << student;
 }
 
 // Rows whose invitation has ended (activated, cancelled, expired) at the head of the queue
@@ -139,15 +175,16 @@ TEST_F(InvitationStoreTest, AnExpiredLeaseIsNeitherRenewedNorUncounted) {
   ASSERT_TRUE(QueueDueMail(*conn_, "uni", "2026-11-30T10:00:00Z", "uni.ca", 2).ok());
   auto stalled = ClaimMail(*conn_, "uni", "2026-11-30T10:00:00Z", "stalled", 60, {}, {}, 1);
   ASSERT_EQ(stalled->size(), 1u);
+  const int64_t id = (*stalled)[0].outbox_id;
   auto renewed =
-      RenewLease(*conn_, (*stalled)[0], "stalled", "2026-11-30T10:00:30Z", "2026-11-30T10:01:30Z");
+      RenewLeases(*conn_, {id}, "stalled", "2026-11-30T10:00:30Z", "2026-11-30T10:01:30Z");
   ASSERT_TRUE(renewed.ok()) << renewed.error().ToString();
-  EXPECT_TRUE(*renewed) << "a running lease is renewed";
+  EXPECT_TRUE(renewed->count(id)) << "a running lease is renewed";
   // Past the lease (10:01:30), nobody has reclaimed it yet: renewing is refused all the same.
   auto revived =
-      RenewLease(*conn_, (*stalled)[0], "stalled", "2026-11-30T10:02:00Z", "2026-11-30T10:03:00Z");
+      RenewLeases(*conn_, {id}, "stalled", "2026-11-30T10:02:00Z", "2026-11-30T10:03:00Z");
   ASSERT_TRUE(revived.ok());
-  EXPECT_FALSE(*revived) << "an expired lease was revived";
+  EXPECT_FALSE(revived->count(id)) << "an expired lease was revived";
   // The row in flight still counts: with a limit of 1 per hour, nothing else is claimed.
   auto other = db_.Connect();
   auto more = ClaimMail(*other, "uni", "2026-11-30T10:02:00Z", "other", 60, {}, {{1, 3600}}, 10);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <string>
+#include <vector>
 
 namespace credd {
 
@@ -24,6 +25,11 @@ void AppendAudit(pqxx::transaction_base& txn, const AuditEvent& event);
 // read in the statement that writes the event (institution_id is ignored).
 void AppendCredentialAudit(pqxx::transaction_base& txn, const AuditEvent& event,
                            int64_t credential_id);
+
+// Events about many credentials, in one statement, chained in the order given: events[i] is
+// about credentials[i] (each event's institution_id is ignored).
+void AppendCredentialAudits(pqxx::transaction_base& txn, const std::vector<AuditEvent>& events,
+                            const std::vector<int64_t>& credentials);
 
 // The same, for an event about an outbox row: its institution is the row's.
 void AppendOutboxAudit(pqxx::transaction_base& txn, const AuditEvent& event, int64_t outbox_id);

@@ -6,6 +6,7 @@
 #include <exception>
 #include <pqxx/pqxx>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "daemon/store/store.h"
@@ -22,5 +23,12 @@ inline pqxx::connection& Pq(Store& store) { return store.connection().pq; }
 // Connection failures and states after which the same work succeeds later become
 // kUnavailable; everything else kInternal. `context` says what we did.
 Error PqError(const std::string& context, const std::exception& e);
+
+// A PostgreSQL array literal ("{1,2,3}") of integers, passed as one parameter cast to
+// bigint[], so that a set-based statement takes a whole chunk in one round trip.
+std::string BigintArray(const std::vector<int64_t>& values);
+// The same for text (cast to text[]): each element double-quoted, with its quotes and
+// backslashes escaped.
+std::string TextArray(const std::vector<std::string>& values);
 
 }  // namespace credd
