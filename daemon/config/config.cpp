@@ -872,6 +872,64 @@ std::string Config::DropDirFor(const InstitutionConfig& institution) const {
   return (fs::path(drop_root) / institution.id).string();
 }
 
+const std::vector<RestartOnlyKey>& RestartOnlyKeys() {
+  static const std::vector<RestartOnlyKey> kKeys = {
+      {"database.url",
+       [](const Config& a, const Config& b) { return a.database.url != b.database.url; },
+       [](Config& next, const Config& running) { next.database.url = running.database.url; }},
+      {"database.password",
+       [](const Config& a, const Config& b) {
+         return a.database.password.file != b.database.password.file ||
+                a.database.password.env != b.database.password.env;
+       },
+       [](Config& next, const Config& running) {
+         next.database.password = running.database.password;
+       }},
+      {"database.embedded",
+       [](const Config& a, const Config& b) {
+         return a.database.embedded.data_dir != b.database.embedded.data_dir ||
+                a.database.embedded.bin_dir != b.database.embedded.bin_dir ||
+                a.database.embedded.run_as_user != b.database.embedded.run_as_user;
+       },
+       [](Config& next, const Config& running) {
+         next.database.embedded = running.database.embedded;
+       }},
+      {"database.connect_timeout_seconds",
+       [](const Config& a, const Config& b) {
+         return a.database.connect_timeout_seconds != b.database.connect_timeout_seconds;
+       },
+       [](Config& next, const Config& running) {
+         next.database.connect_timeout_seconds = running.database.connect_timeout_seconds;
+       }},
+      {"drop_root", [](const Config& a, const Config& b) { return a.drop_root != b.drop_root; },
+       [](Config& next, const Config& running) { next.drop_root = running.drop_root; }},
+      {"http.listen",
+       [](const Config& a, const Config& b) { return a.http.listen != b.http.listen; },
+       [](Config& next, const Config& running) { next.http.listen = running.http.listen; }},
+      {"http.admin_token",
+       [](const Config& a, const Config& b) {
+         return a.http.admin_token.file != b.http.admin_token.file ||
+                a.http.admin_token.env != b.http.admin_token.env;
+       },
+       [](Config& next, const Config& running) {
+         next.http.admin_token = running.http.admin_token;
+       }},
+  };
+  return kKeys;
+}
+
+bool NeedsRestart(std::string_view path) {
+  for (const RestartOnlyKey& rule : RestartOnlyKeys()) {
+    const std::string_view key = rule.key;
+    if (path == key) return true;
+    const std::string_view rest =
+        path.size() > key.size() && path.starts_with(key) ? path.substr(key.size()) : "";
+    if (rest.starts_with('.') || rest == "_file" || rest == "_env") return true;
+    if (key.size() > path.size() && key.starts_with(path) && key[path.size()] == '.') return true;
+  }
+  return false;
+}
+
 Result<Config> ParseConfig(const std::string& yaml_text, const std::string& base_dir,
                            std::vector<ConfigProblem>* problems) {
   std::vector<ConfigProblem> local;

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/log.h"
@@ -166,6 +167,22 @@ struct Config {
   // The institution's drop folder (drop_dir, or drop_root/<id>).
   std::string DropDirFor(const InstitutionConfig& institution) const;
 };
+
+// The keys SIGHUP cannot change in a running daemon; every other key takes effect on reload.
+// This is the one list: the daemon's reload keeps these at their running values (and says
+// so), and config_test checks that config/credd.example.yaml states the same for every key.
+// A key covers the keys below it and its _file/_env forms ("database.password" covers
+// database.password_file).
+struct RestartOnlyKey {
+  std::string_view key;
+  bool (*changed)(const Config& running, const Config& next);
+  void (*keep)(Config& next, const Config& running);  // Puts the running value back.
+};
+const std::vector<RestartOnlyKey>& RestartOnlyKeys();
+
+// Whether a key path ("mail.smtp.port", "database", "institutions.csv.encoding") needs a
+// restart: it is, or is under, a restart-only key, or it is a section holding them.
+bool NeedsRestart(std::string_view key_path);
 
 // Parses YAML text. Every problem is collected in one pass (unknown keys, wrong types,
 // out-of-range values, missing required keys, a YAML syntax error with its line); the
