@@ -150,7 +150,8 @@ Result<std::vector<ClaimedMail>> ClaimMail(Store& store, const std::string& inst
       ClaimedMail m;
       m.outbox_id = row[0].as<int64_t>();
       m.invitation = row[1].as<int64_t>();
-      m.kind = row[2].as<std::string>();
+      // The column's CHECK allows only the table's names.
+      m.kind = kMailKinds.Parse(row[2].as<std::string>()).value_or(MailKind::kInvitation);
       m.message_id = row[3].as<std::string>();
       m.recipient = row[4].as<std::string>();
       m.email = row[5].as<int64_t>();
@@ -270,11 +271,11 @@ Result<bool> MarkSent(Store& store, const ClaimedMail& mail, const std::string& 
                       const std::vector<int>& reminder_days) {
   pqxx::connection& conn = Pq(store);
   // The next reminder counts from the first email: reminder_days are days after it.
-  const int next = mail.kind == "reminder" ? mail.reminders_sent + 1
-                   : mail.kind == "resend" ? 0
-                                           : mail.reminders_sent;
+  const int next = mail.kind == MailKind::kReminder ? mail.reminders_sent + 1
+                   : mail.kind == MailKind::kResend ? 0
+                                                    : mail.reminders_sent;
   const std::string next_reminder =
-      mail.kind != "notice" && next < static_cast<int>(reminder_days.size())
+      mail.kind != MailKind::kNotice && next < static_cast<int>(reminder_days.size())
           ? std::to_string(reminder_days[next])
           : std::string();
   try {
