@@ -35,7 +35,6 @@ constexpr std::size_t kMaxSecretBytes = 64 * 1024;
 constexpr std::array<std::string_view, 2> kTransports = {"smtp", "maildir"};
 constexpr std::array<std::string_view, 3> kTlsModes = {"starttls", "implicit", "none"};
 constexpr std::array<std::string_view, 2> kLocales = {"en", "fr"};
-constexpr std::array<std::string_view, 2> kRecordErrorPolicies = {"accept_valid", "reject_file"};
 constexpr std::array<std::string_view, 3> kEncodings = {"utf-8", "windows-1252", "iso-8859-1"};
 constexpr std::array<std::string_view, 4> kLogLevels = {"debug", "info", "warn", "error"};
 // The fields a CSV row maps onto; csv.columns may rename any of them and nothing else.
@@ -229,6 +228,20 @@ class MapReader {
       return false;
     }
     *out = static_cast<int>(value);
+    return true;
+  }
+
+  // A value of an enum with one table (common/enum_table.h).
+  template <typename E, std::size_t N>
+  bool Enum(const std::string& key, E* out, const EnumTable<E, N>& table) {
+    std::string value;
+    if (!String(key, &value)) return false;
+    const std::optional<E> parsed = table.Parse(value);
+    if (!parsed) {
+      Problem(key, "must be one of " + table.List() + "; got '" + value + "'");
+      return false;
+    }
+    *out = *parsed;
     return true;
   }
 

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/enum_table.h"
 #include "common/log.h"
 #include "common/result.h"
 #include "importers/formats.h"
@@ -123,6 +124,13 @@ struct HttpConfig {
   SecretSource admin_token;  // Bearer token for admin endpoints (admin_token_file / _env).
 };
 
+// What one bad record does to its file; the names are the config's and batches.error_policy's.
+enum class RecordErrorPolicy { kAcceptValid, kRejectFile };
+inline constexpr EnumTable<RecordErrorPolicy, 2> kRecordErrorPolicies{{{
+    {RecordErrorPolicy::kAcceptValid, "accept_valid"},  // Store the good records, report the bad.
+    {RecordErrorPolicy::kRejectFile, "reject_file"},    // One bad record rejects the whole file.
+}}};
+
 struct InstitutionConfig {
   std::string id;                     // Stable identifier; names the drop folder. Required.
   std::string name_en;                // Institution name in English.
@@ -130,7 +138,7 @@ struct InstitutionConfig {
   std::string drop_dir;               // Override of drop_root/<id>; must exist when set.
   std::string default_locale = "en";  // "en" or "fr", for students without a preference.
   std::vector<Format> formats = {Format::kCsv, Format::kPesc, Format::kPdfManifest};  // Accepted.
-  std::string on_record_error = "accept_valid";  // Or "reject_file".
+  RecordErrorPolicy on_record_error = RecordErrorPolicy::kAcceptValid;
   CsvOptions csv;  // CSV dialect and column mapping (the CSV importer's own options).
 
   // What the documents show (templates/ holds the layouts; these are the institution's).
