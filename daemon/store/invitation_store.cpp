@@ -279,12 +279,16 @@ Result<bool> MarkSent(Store& store, const ClaimedMail& mail, const std::string& 
           ? std::to_string(reminder_days[next])
           : std::string();
   try {
-    // One statement outside a transaction block: one round trip, one commit (migration 8).
-    pqxx::nontransaction txn(conn);
-    return txn
-        .exec_params1("SELECT credd_mail_sent($1, $2, $3::timestamptz, $4, NULLIF($5, '')::int)",
-                      mail.outbox_id, owner, now, reply, next_reminder)[0]
-        .as<bool>();
+    // One statement (migration 8) in an explicit transaction: BEGIN, it, COMMIT. Outside a
+    // transaction block it would be one round trip, but then its commit has no COMMIT of its
+    // own, which the soak's fault injection (a lost COMMIT reply) needs to find.
+    pqxx::work txn(conn);
+    const bool ours =
+        txn.exec_params1("SELECT credd_mail_sent($1, $2, $3::timestamptz, $4, NULLIF($5, '')::int)",
+                         mail.outbox_id, owner, now, reply, next_reminder)[0]
+            .as<bool>();
+    txn.commit();
+    return ours;
   } catch (const std::exception& e) {
     return PqError("recording the delivery of " + mail.message_id, e);
   }

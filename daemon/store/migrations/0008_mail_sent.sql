@@ -2,8 +2,8 @@
 --
 -- MarkSent took six round trips per email (BEGIN, a locking SELECT, two UPDATEs, the audit
 -- INSERT, COMMIT), which held a mail round far below the relay's speed. This function does
--- the same work, in the same order and with the same checks, as one statement: called
--- outside an explicit transaction it is one round trip and one commit. It returns false,
+-- the same work, in the same order and with the same checks, as one statement (credd calls
+-- it between BEGIN and COMMIT: three round trips). It returns false,
 -- changing nothing, when the row is no longer ours (the lease was taken over).
 -- p_next_reminder_days: days after the first email (after now, for a resend) when the next
 -- reminder is due; NULL when none is left.
