@@ -35,7 +35,6 @@ constexpr std::size_t kMaxSecretBytes = 64 * 1024;
 constexpr std::array<std::string_view, 2> kTransports = {"smtp", "maildir"};
 constexpr std::array<std::string_view, 3> kTlsModes = {"starttls", "implicit", "none"};
 constexpr std::array<std::string_view, 2> kLocales = {"en", "fr"};
-constexpr std::array<std::string_view, 2> kRecordErrorPolicies = {"accept_valid", "reject_file"};
 constexpr std::array<std::string_view, 3> kEncodings = {"utf-8", "windows-1252", "iso-8859-1"};
 constexpr std::array<std::string_view, 4> kLogLevels = {"debug", "info", "warn", "error"};
 // The fields a CSV row maps onto; csv.columns may rename any of them and nothing else.
@@ -229,6 +228,20 @@ class MapReader {
       return false;
     }
     *out = static_cast<int>(value);
+    return true;
+  }
+
+  // A value of an enum with one table (common/enum_table.h).
+  template <typename E, std::size_t N>
+  bool Enum(const std::string& key, E* out, const EnumTable<E, N>& table) {
+    std::string value;
+    if (!String(key, &value)) return false;
+    const std::optional<E> parsed = table.Parse(value);
+    if (!parsed) {
+      Problem(key, "must be one of " + table.List() + "; got '" + value + "'");
+      return false;
+    }
+    *out = *parsed;
     return true;
   }
 
@@ -870,6 +883,64 @@ Result<std::string> SecretSource::Read() const {
 std::string Config::DropDirFor(const InstitutionConfig& institution) const {
   if (!institution.drop_dir.empty()) return institution.drop_dir;
   return (fs::path(drop_root) / institution.id).string();
+}
+
+const std::vector<RestartOnlyKey>& RestartOnlyKeys() {
+  static const std::vector<RestartOnlyKey> kKeys = {
+      {"database.url",
+       [](const Config& a, const Config& b) { return a.database.url != b.database.url; },
+       [](Config& next, const Config& running) { next.database.url = running.database.url; }},
+      {"database.password",
+       [](const Config& a, const Config& b) {
+         return a.database.password.file != b.database.password.file ||
+                a.database.password.env != b.database.password.env;
+       },
+       [](Config& next, const Config& running) {
+         next.database.password = running.database.password;
+       }},
+      {"database.embedded",
+       [](const Config& a, const Config& b) {
+         return a.database.embedded.data_dir != b.database.embedded.data_dir ||
+                a.database.embedded.bin_dir != b.database.embedded.bin_dir ||
+                a.database.embedded.run_as_user != b.database.embedded.run_as_user;
+       },
+       [](Config& next, const Config& running) {
+         next.database.embedded = running.database.embedded;
+       }},
+      {"database.connect_timeout_seconds",
+       [](const Config& a, const Config& b) {
+         return a.database.connect_timeout_seconds != b.database.connect_timeout_seconds;
+       },
+       [](Config& next, const Config& running) {
+         next.database.connect_timeout_seconds = running.database.connect_timeout_seconds;
+       }},
+      {"drop_root", [](const Config& a, const Config& b) { return a.drop_root != b.drop_root; },
+       [](Config& next, const Config& running) { next.drop_root = running.drop_root; }},
+      {"http.listen",
+       [](const Config& a, const Config& b) { return a.http.listen != b.http.listen; },
+       [](Config& next, const Config& running) { next.http.listen = running.http.listen; }},
+      {"http.admin_token",
+       [](const Config& a, const Config& b) {
+         return a.http.admin_token.file != b.http.admin_token.file ||
+                a.http.admin_token.env != b.http.admin_token.env;
+       },
+       [](Config& next, const Config& running) {
+         next.http.admin_token = running.http.admin_token;
+       }},
+  };
+  return kKeys;
+}
+
+bool NeedsRestart(std::string_view path) {
+  for (const RestartOnlyKey& rule : RestartOnlyKeys()) {
+    const std::string_view key = rule.key;
+    if (path == key) return true;
+    const std::string_view rest =
+        path.size() > key.size() && path.starts_with(key) ? path.substr(key.size()) : "";
+    if (rest.starts_with('.') || rest == "_file" || rest == "_env") return true;
+    if (key.size() > path.size() && key.starts_with(path) && key[path.size()] == '.') return true;
+  }
+  return false;
 }
 
 Result<Config> ParseConfig(const std::string& yaml_text, const std::string& base_dir,

@@ -8,8 +8,10 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "common/enum_table.h"
 #include "common/log.h"
 #include "common/result.h"
 #include "importers/formats.h"
@@ -122,6 +124,13 @@ struct HttpConfig {
   SecretSource admin_token;  // Bearer token for admin endpoints (admin_token_file / _env).
 };
 
+// What one bad record does to its file; the names are the config's and batches.error_policy's.
+enum class RecordErrorPolicy { kAcceptValid, kRejectFile };
+inline constexpr EnumTable<RecordErrorPolicy, 2> kRecordErrorPolicies{{{
+    {RecordErrorPolicy::kAcceptValid, "accept_valid"},  // Store the good records, report the bad.
+    {RecordErrorPolicy::kRejectFile, "reject_file"},    // One bad record rejects the whole file.
+}}};
+
 struct InstitutionConfig {
   std::string id;                     // Stable identifier; names the drop folder. Required.
   std::string name_en;                // Institution name in English.
@@ -129,7 +138,7 @@ struct InstitutionConfig {
   std::string drop_dir;               // Override of drop_root/<id>; must exist when set.
   std::string default_locale = "en";  // "en" or "fr", for students without a preference.
   std::vector<Format> formats = {Format::kCsv, Format::kPesc, Format::kPdfManifest};  // Accepted.
-  std::string on_record_error = "accept_valid";  // Or "reject_file".
+  RecordErrorPolicy on_record_error = RecordErrorPolicy::kAcceptValid;
   CsvOptions csv;  // CSV dialect and column mapping (the CSV importer's own options).
 
   // What the documents show (templates/ holds the layouts; these are the institution's).
@@ -166,6 +175,22 @@ struct Config {
   // The institution's drop folder (drop_dir, or drop_root/<id>).
   std::string DropDirFor(const InstitutionConfig& institution) const;
 };
+
+// The keys SIGHUP cannot change in a running daemon; every other key takes effect on reload.
+// This is the one list: the daemon's reload keeps these at their running values (and says
+// so), and config_test checks that config/credd.example.yaml states the same for every key.
+// A key covers the keys below it and its _file/_env forms ("database.password" covers
+// database.password_file).
+struct RestartOnlyKey {
+  std::string_view key;
+  bool (*changed)(const Config& running, const Config& next);
+  void (*keep)(Config& next, const Config& running);  // Puts the running value back.
+};
+const std::vector<RestartOnlyKey>& RestartOnlyKeys();
+
+// Whether a key path ("mail.smtp.port", "database", "institutions.csv.encoding") needs a
+// restart: it is, or is under, a restart-only key, or it is a section holding them.
+bool NeedsRestart(std::string_view key_path);
 
 // Parses YAML text. Every problem is collected in one pass (unknown keys, wrong types,
 // out-of-range values, missing required keys, a YAML syntax error with its line); the

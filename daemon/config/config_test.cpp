@@ -4,9 +4,12 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -593,6 +596,117 @@ TEST(CheckEnvironmentTest, UnusedTransportIsNotChecked) {
   const Config config = ConfigIn(dir, "mail:\n  smtp:\n    password_file: absent\n", "  - id: a\n");
   std::vector<ConfigProblem> problems;
   EXPECT_TRUE(CheckEnvironment(config, &problems)) << Render(problems);
+}
+
+}  // namespace
+}  // namespace credd
+
+namespace credd {
+namespace {
+
+// What config/credd.example.yaml says SIGHUP does to one key: from the comment block right
+// above it, or, when that says nothing, from the nearest enclosing key's.
+struct StatedKey {
+  std::string path;
+  bool restart = false;
+  int line = 0;
+};
+
+// "Needs a restart" / "need a restart" -> restart; "reload(s) on SIGHUP" -> reload.
+std::optional<bool> Statement(std::string comment) {
+  std::string flat;
+  for (char c : comment) flat += c == '\n' ? ' ' : static_cast<char>(std::tolower(c));
+  while (flat.find("  ") != std::string::npos) flat.replace(flat.find("  "), 2, " ");
+  const bool restart = flat.find("need a restart") != std::string::npos ||
+                       flat.find("needs a restart") != std::string::npos;
+  const bool reload = flat.find("reload on sighup") != std::string::npos ||
+                      flat.find("reloads on sighup") != std::string::npos;
+  if (restart == reload) return std::nullopt;  // Says nothing, or both (a summary).
+  return restart;
+}
+
+std::vector<StatedKey> StatedReloadBehaviour(const std::string& text) {
+  // A key line, commented out or not: indentation, optional "# ", optional "- ", key.
+  static const std::regex kKey(R"(^( *)(# )?(- )?([a-z][a-z0-9_]*):( |$))");
+  struct Open {
+    size_t indent;
+    std::string path;
+    std::optional<bool> restart;
+  };
+  std::vector<Open> open;
+  std::vector<StatedKey> stated;
+  std::string comment;  // The comment block above the current line.
+  std::istringstream in(text);
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    std::smatch m;
+    if (!std::regex_search(line, m, kKey)) {
+      const size_t hash = line.find_first_not_of(' ');
+      if (hash != std::string::npos && line[hash] == '#') {
+        comment += line.substr(hash + 1) + "\n";
+      } else {
+        comment.clear();  // A blank line or a value ends a comment block.
+      }
+      continue;
+    }
+    const size_t indent = m[1].length() + m[3].length();
+    while (!open.empty() && open.back().indent >= indent) open.pop_back();
+    const std::string path = (open.empty() ? std::string() : open.back().path + ".") + m[4].str();
+    std::optional<bool> restart = Statement(comment);
+    if (!restart && !open.empty()) restart = open.back().restart;
+    open.push_back({indent, path, restart});
+    if (restart) stated.push_back({path, *restart, number});
+    comment.clear();
+  }
+  return stated;
+}
+
+TEST(ConfigTest, TheExampleSaysWhatSighupReloadsAsTheTableDoes) {
+  const std::vector<StatedKey> stated =
+      StatedReloadBehaviour(ReadText(kSourceDir + "/config/credd.example.yaml"));
+  ASSERT_GT(stated.size(), 60u) << "the example states too few keys: is the reader broken?";
+  std::set<std::string> restart_keys;
+  for (const StatedKey& key : stated) {
+    EXPECT_EQ(key.restart, NeedsRestart(key.path))
+        << "config/credd.example.yaml:" << key.line << ": " << key.path << " says it "
+        << (key.restart ? "needs a restart" : "reloads on SIGHUP")
+        << ", RestartOnlyKeys() says otherwise";
+    if (key.restart) restart_keys.insert(key.path);
+  }
+  // Every restart-only key of the table appears in the example.
+  for (const RestartOnlyKey& rule : RestartOnlyKeys()) {
+    bool found = false;
+    for (const std::string& path : restart_keys) found = found || path.starts_with(rule.key);
+    EXPECT_TRUE(found) << rule.key << " is restart-only but the example does not show it";
+  }
+}
+
+TEST(ConfigTest, RestartOnlyKeysCoverTheirFormsAndSections) {
+  EXPECT_TRUE(NeedsRestart("database.password_file"));
+  EXPECT_TRUE(NeedsRestart("database.embedded.data_dir"));
+  EXPECT_TRUE(NeedsRestart("database"));
+  EXPECT_TRUE(NeedsRestart("http"));
+  EXPECT_TRUE(NeedsRestart("drop_root"));
+  EXPECT_FALSE(NeedsRestart("drop_root_extra"));
+  EXPECT_FALSE(NeedsRestart("mail.smtp.port"));
+  EXPECT_FALSE(NeedsRestart("issuing.workers"));
+  EXPECT_FALSE(NeedsRestart("institutions.csv.encoding"));
+  // Each rule's keep() really puts the running value back.
+  Config running;
+  running.drop_root = "/a";
+  running.http.listen = "127.0.0.1:1";
+  Config next = running;
+  next.drop_root = "/b";
+  next.http.listen = "127.0.0.1:2";
+  int changed = 0;
+  for (const RestartOnlyKey& rule : RestartOnlyKeys()) {
+    if (!rule.changed(running, next)) continue;
+    ++changed;
+    rule.keep(next, running);
+  }
+  EXPECT_EQ(changed, 2);
+  EXPECT_EQ(next.drop_root, "/a");
+  EXPECT_EQ(next.http.listen, "127.0.0.1:1");
 }
 
 }  // namespace

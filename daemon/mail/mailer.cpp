@@ -222,7 +222,7 @@ Status Mailer::PrepareChunk(Store& conn, const InstitutionConfig& institution, C
   std::vector<TokenHash> tokens;
   for (const ClaimedMail& mail : chunk.mail) {
     students.push_back(mail.student);
-    if (mail.kind == "notice") {
+    if (mail.kind == MailKind::kNotice) {
       chunk.ours.insert(mail.outbox_id);  // No token: the fresh claim is ours.
       continue;
     }
@@ -289,7 +289,7 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
        french && !institution.name_fr.empty() ? institution.name_fr : institution.name_en},
       {"reply_to", inv.reply_to.empty() ? inv.from_address : inv.reply_to},
       {"portfolio_url", inv.portfolio_url},
-      {"reminder_number", mail.kind == "reminder" ? mail.reminders_sent + 1 : 0},
+      {"reminder_number", mail.kind == MailKind::kReminder ? mail.reminders_sent + 1 : 0},
       {"documents", nlohmann::json::array()},
   };
   if (auto it = chunk.documents.find(mail.student); it != chunk.documents.end()) {
@@ -297,7 +297,7 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
       values["documents"].push_back({{"title", d.title}, {"kind", d.kind}, {"id", d.public_id}});
     }
   }
-  if (mail.kind != "notice") {
+  if (mail.kind != MailKind::kNotice) {
     values["activation_url"] =
         Replace(inv.activation_url, "{token}", pending_tokens_[mail.outbox_id]);
     values["expires_on"] = Iso8601UtcMicros(chunk.expires).substr(0, 10);  // YYYY-MM-DD.
@@ -312,7 +312,9 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
                {"action", "sending again with the same Message-ID"}});
   }
 
-  const std::string template_name = mail.kind == "resend" ? "invitation" : mail.kind;
+  // A resend is a first email again.
+  const std::string template_name(
+      kMailKinds.Name(mail.kind == MailKind::kResend ? MailKind::kInvitation : mail.kind));
   auto rendered = templates_->Render(template_name, french ? "fr" : "en", values);
   OutgoingMessage message;
   message.from = {inv.from_name, inv.from_address};
@@ -361,7 +363,7 @@ Status Mailer::Record(Store& conn, const Config& config, const InstitutionConfig
       refusals_in_a_row_[institution.id] = 0;
       pending_tokens_.erase(mail.outbox_id);
       log_.Info("mail.sent", {{"message_id", mail.message_id},
-                              {"kind", mail.kind},
+                              {"kind", std::string(kMailKinds.Name(mail.kind))},
                               {"student", where},
                               {"attempt", std::to_string(mail.attempts)},
                               {"late", *ok ? "false" : "true (lease lost; not recorded)"}});

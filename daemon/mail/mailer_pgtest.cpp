@@ -112,7 +112,7 @@ class MailerTest : public ::testing::Test {
   // personal addresses when asked.
   void Enrol(int count, bool personal = false) {
     auto start = BeginBatch(*store_, "uni", Sha256Hex("batch"), "students.csv", "csv",
-                            "accept_valid", false);
+                            RecordErrorPolicy::kAcceptValid, false);
     ASSERT_TRUE(start.ok()) << start.error().ToString();
     ChunkWriter writer(*store_, start->batch, "test", InviteMode::kInvitations);
     for (int i = 1; i <= count; ++i) {

@@ -312,7 +312,8 @@ Result<BatchReport> BatchProcessor::DryRun(const ProcessInput& input) {
     report.status = "rejected";
     report.reason = read.error().ToString();
     report.counts.accepted = 0;
-  } else if (input.institution->on_record_error == "reject_file" && report.counts.rejected > 0) {
+  } else if (input.institution->on_record_error == RecordErrorPolicy::kRejectFile &&
+             report.counts.rejected > 0) {
     report.status = "rejected";
     report.reason =
         "rejected as a whole: this institution accepts a file only when every "
@@ -363,7 +364,7 @@ Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
   if (!input.format) return MakeError(ErrorCode::kUsage, "unknown format", input.display_name);
   const ImporterEntry* entry = &FindImporter(*input.format);
   const InstitutionConfig& institution = *input.institution;
-  const bool reject_file = institution.on_record_error == "reject_file";
+  const bool reject_file = institution.on_record_error == RecordErrorPolicy::kRejectFile;
 
   auto conn_result = database_->Connect();
   if (!conn_result) return conn_result.error();

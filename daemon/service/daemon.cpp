@@ -24,30 +24,6 @@ ProcessOptions MakeProcessOptions(int chunk_size, const std::atomic<bool>* stop,
 
 }  // namespace
 
-std::vector<std::string> RestartOnlyChanges(const Config& before, const Config& after) {
-  std::vector<std::string> changed;
-  const DatabaseConfig& a = before.database;
-  const DatabaseConfig& b = after.database;
-  if (a.url != b.url) changed.push_back("database.url");
-  if (a.password.file != b.password.file || a.password.env != b.password.env) {
-    changed.push_back("database.password");
-  }
-  if (a.embedded.data_dir != b.embedded.data_dir || a.embedded.bin_dir != b.embedded.bin_dir ||
-      a.embedded.run_as_user != b.embedded.run_as_user) {
-    changed.push_back("database.embedded");
-  }
-  if (a.connect_timeout_seconds != b.connect_timeout_seconds) {
-    changed.push_back("database.connect_timeout_seconds");
-  }
-  if (before.drop_root != after.drop_root) changed.push_back("drop_root");
-  if (before.http.listen != after.http.listen) changed.push_back("http.listen");
-  if (before.http.admin_token.file != after.http.admin_token.file ||
-      before.http.admin_token.env != after.http.admin_token.env) {
-    changed.push_back("http.admin_token");
-  }
-  return changed;
-}
-
 Daemon::Daemon(boost::asio::io_context& io, Config config, ConfigLoader loader,
                SigningLoader signing_loader, MailerLoader mailer_loader, Database& database,
                SystemdNotifier& notifier, Logger& log, Options options)
@@ -402,13 +378,13 @@ void Daemon::Reload() {
     return;
   }
   Config next = std::move(loaded).value();
-  for (const std::string& key : RestartOnlyChanges(config_, next)) {
-    log_.Warn("config.restart_needed", {{"key", key}, {"action", "keeping the running value"}});
-  }
   // Restart-only settings keep their running values; everything else is taken.
-  next.database = config_.database;
-  next.drop_root = config_.drop_root;
-  next.http = config_.http;
+  for (const RestartOnlyKey& rule : RestartOnlyKeys()) {
+    if (!rule.changed(config_, next)) continue;
+    log_.Warn("config.restart_needed",
+              {{"key", std::string(rule.key)}, {"action", "keeping the running value"}});
+    rule.keep(next, config_);
+  }
   auto documents = LoadDocuments(next);
   if (!documents) {
     log_.Error("config.reload_rejected", {{"where", documents.error().where},

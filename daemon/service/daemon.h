@@ -139,8 +139,4 @@ class Daemon {
   int exit_status_ = 0;
 };
 
-// Lists the restart-only settings that differ between two configs ("database.url", ...),
-// so a reload can say which changes it did not apply.
-std::vector<std::string> RestartOnlyChanges(const Config& before, const Config& after);
-
 }  // namespace credd

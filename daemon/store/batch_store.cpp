@@ -84,8 +84,9 @@ BatchCounts& BatchCounts::operator+=(const BatchCounts& other) {
 
 Result<BatchStart> BeginBatch(Store& store, const std::string& institution_id,
                               const std::string& sha256, const std::string& file_name,
-                              const std::string& format, const std::string& error_policy,
+                              const std::string& format, RecordErrorPolicy error_policy,
                               bool resuming) {
+  const std::string policy(kRecordErrorPolicies.Name(error_policy));
   pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
@@ -93,7 +94,7 @@ Result<BatchStart> BeginBatch(Store& store, const std::string& institution_id,
     pqxx::result found = txn.exec_params(kSelectRealBatch, institution_id, sha256);
     if (found.empty()) {
       pqxx::result inserted =
-          txn.exec_params(kInsertBatch, institution_id, sha256, file_name, format, error_policy);
+          txn.exec_params(kInsertBatch, institution_id, sha256, file_name, format, policy);
       if (inserted.empty()) {
         // Another process inserted the same content between our SELECT and INSERT; its row
         // is visible now that the conflict has been resolved.
@@ -124,7 +125,7 @@ Result<BatchStart> BeginBatch(Store& store, const std::string& institution_id,
       return start;
     }
     pqxx::result dup = txn.exec_params(kInsertDuplicate, institution_id, sha256, file_name, format,
-                                       original.id, original.counts.total, error_policy);
+                                       original.id, original.counts.total, policy);
     start.kind = BatchStart::Kind::kDuplicate;
     start.batch = ReadBatch(dup[0]);
     start.original = original;

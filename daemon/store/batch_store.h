@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/config/config.h"
 #include "daemon/store/store.h"
 #include "records/record.h"
 
@@ -64,7 +65,7 @@ Status LockBatchContent(Store& store, const std::string& institution_id, const s
 // after the batch finished but before the file was moved.
 Result<BatchStart> BeginBatch(Store& store, const std::string& institution_id,
                               const std::string& sha256, const std::string& file_name,
-                              const std::string& format, const std::string& error_policy,
+                              const std::string& format, RecordErrorPolicy error_policy,
                               bool resuming);
 
 // What one committed (or flushed) chunk did.

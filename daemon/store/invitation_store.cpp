@@ -150,7 +150,8 @@ Result<std::vector<ClaimedMail>> ClaimMail(Store& store, const std::string& inst
       ClaimedMail m;
       m.outbox_id = row[0].as<int64_t>();
       m.invitation = row[1].as<int64_t>();
-      m.kind = row[2].as<std::string>();
+      // The column's CHECK allows only the table's names.
+      m.kind = kMailKinds.Parse(row[2].as<std::string>()).value_or(MailKind::kInvitation);
       m.message_id = row[3].as<std::string>();
       m.recipient = row[4].as<std::string>();
       m.email = row[5].as<int64_t>();
@@ -269,51 +270,25 @@ Result<bool> MarkSent(Store& store, const ClaimedMail& mail, const std::string& 
                       const std::string& now, const std::string& reply,
                       const std::vector<int>& reminder_days) {
   pqxx::connection& conn = Pq(store);
+  // The next reminder counts from the first email: reminder_days are days after it.
+  const int next = mail.kind == MailKind::kReminder ? mail.reminders_sent + 1
+                   : mail.kind == MailKind::kResend ? 0
+                                                    : mail.reminders_sent;
+  const std::string next_reminder =
+      mail.kind != MailKind::kNotice && next < static_cast<int>(reminder_days.size())
+          ? std::to_string(reminder_days[next])
+          : std::string();
   try {
+    // One statement (migration 8) in an explicit transaction: BEGIN, it, COMMIT. Outside a
+    // transaction block it would be one round trip, but then its commit has no COMMIT of its
+    // own, which the soak's fault injection (a lost COMMIT reply) needs to find.
     pqxx::work txn(conn);
-    if (!Owned(txn, mail, owner)) return false;
-    txn.exec_params(
-        "UPDATE mail_outbox SET status = 'sent', sent_at = $2::timestamptz, last_reply = $3, "
-        "lease_owner = NULL, lease_until = NULL, updated_at = now() WHERE id = $1",
-        mail.outbox_id, now, reply);
-    if (mail.kind == "notice") {
-      txn.exec_params(
-          "UPDATE invitations SET state = 'sent', attempts = attempts + 1, "
-          "first_sent_at = coalesce(first_sent_at, $2::timestamptz), updated_at = now() "
-          "WHERE id = $1",
-          mail.invitation, now);
-    } else {
-      // The next reminder counts from the first email: reminder_days are days after it.
-      int next = mail.kind == "reminder" ? mail.reminders_sent + 1
-                 : mail.kind == "resend" ? 0
-                                         : mail.reminders_sent;
-      std::string next_reminder = next < static_cast<int>(reminder_days.size())
-                                      ? std::to_string(reminder_days[next])
-                                      : std::string();
-      txn.exec_params(
-          "UPDATE invitations SET "
-          "state = CASE WHEN $3 = 'reminder' THEN 'reminded' ELSE 'sent' END, "
-          "reminders_sent = CASE WHEN $3 = 'resend' THEN 0 "
-          "  ELSE reminders_sent + CASE WHEN $3 = 'reminder' THEN 1 ELSE 0 END END, "
-          "attempts = attempts + 1, "
-          // A resend starts the reminder schedule again from now.
-          "first_sent_at = CASE WHEN $3 = 'resend' THEN $2::timestamptz "
-          "  ELSE coalesce(first_sent_at, $2::timestamptz) END, "
-          "next_reminder_at = CASE WHEN $4 = '' THEN NULL "
-          "  WHEN $3 = 'resend' THEN $2::timestamptz + make_interval(days => $4::int) ELSE "
-          "  coalesce(first_sent_at, $2::timestamptz) + make_interval(days => $4::int) END, "
-          "updated_at = now() WHERE id = $1 AND state NOT IN ('activated', 'cancelled')",
-          mail.invitation, now, mail.kind, next_reminder);
-    }
-    AppendOutboxAudit(txn,
-                      {"credd",
-                       "",
-                       "mail.sent",
-                       "invitation:" + std::to_string(mail.invitation),
-                       {{"message_id", mail.message_id}, {"kind", mail.kind}}},
-                      mail.outbox_id);
+    const bool ours =
+        txn.exec_params1("SELECT credd_mail_sent($1, $2, $3::timestamptz, $4, NULLIF($5, '')::int)",
+                         mail.outbox_id, owner, now, reply, next_reminder)[0]
+            .as<bool>();
     txn.commit();
-    return true;
+    return ours;
   } catch (const std::exception& e) {
     return PqError("recording the delivery of " + mail.message_id, e);
   }

@@ -496,12 +496,13 @@ def mail_commit_lost(sc, f, cluster):
     proxy, daemon = pg_setup(sc, f, cluster, f["mail_students"])
     # The state change "sent" is committed, but credd never hears so: once through a reset,
     # once through a crash of the server.
-    proxy.command("ack-lost SET status = 'sent'")
+    # Recording a delivery is one statement (credd_mail_sent, migration 8).
+    proxy.command("ack-lost credd_mail_sent")
     sc.drop("batch.csv", sc.content(1, f["mail_students"]))
     proxy.fired("fired", 300)
     sc.faults += 1
     proxy.events.clear()
-    proxy.command("hold-ack SET status = 'sent'")
+    proxy.command("hold-ack credd_mail_sent")
     sc.drop("batch2.csv", sc.content(1001, f["mail_students"]))
     proxy.fired("held", 300)
     seen = outage_seen(daemon)

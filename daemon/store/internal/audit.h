@@ -1,6 +1,8 @@
-// The one place that writes audit events. The chain itself (prev_hash, hash) is the
-// database's: a trigger of migration 1 links each row to the one before it. Store files call
-// these inside the transaction whose change the event records, so the event commits with it.
+// The one place in C++ that writes audit events; the SQL functions credd_store_chunk and
+// credd_mail_sent (migrations 4 and 8) write theirs inside their one statement. The chain
+// itself (prev_hash, hash) is the database's: a trigger of migration 1 links each row to the
+// one before it. Store files call these inside the transaction whose change the event
+// records, so the event commits with it.
 #pragma once
 
 #include <cstdint>
