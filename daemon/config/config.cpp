@@ -885,48 +885,37 @@ std::string Config::DropDirFor(const InstitutionConfig& institution) const {
   return (fs::path(drop_root) / institution.id).string();
 }
 
+namespace {
+
+// A restart-only key from the one field it names (`field` returns it from a Config, const or
+// not): whether it changed, and how to keep the running value, both follow from that field.
+template <typename Field>
+RestartOnlyKey RestartOnly(std::string_view key, Field field) {
+  return {
+      key,
+      [field](const Config& running, const Config& next) { return field(running) != field(next); },
+      [field](Config& next, const Config& running) { field(next) = field(running); }};
+}
+
+}  // namespace
+
 const std::vector<RestartOnlyKey>& RestartOnlyKeys() {
   static const std::vector<RestartOnlyKey> kKeys = {
-      {"database.url",
-       [](const Config& a, const Config& b) { return a.database.url != b.database.url; },
-       [](Config& next, const Config& running) { next.database.url = running.database.url; }},
-      {"database.password",
-       [](const Config& a, const Config& b) {
-         return a.database.password.file != b.database.password.file ||
-                a.database.password.env != b.database.password.env;
-       },
-       [](Config& next, const Config& running) {
-         next.database.password = running.database.password;
-       }},
-      {"database.embedded",
-       [](const Config& a, const Config& b) {
-         return a.database.embedded.data_dir != b.database.embedded.data_dir ||
-                a.database.embedded.bin_dir != b.database.embedded.bin_dir ||
-                a.database.embedded.run_as_user != b.database.embedded.run_as_user;
-       },
-       [](Config& next, const Config& running) {
-         next.database.embedded = running.database.embedded;
-       }},
-      {"database.connect_timeout_seconds",
-       [](const Config& a, const Config& b) {
-         return a.database.connect_timeout_seconds != b.database.connect_timeout_seconds;
-       },
-       [](Config& next, const Config& running) {
-         next.database.connect_timeout_seconds = running.database.connect_timeout_seconds;
-       }},
-      {"drop_root", [](const Config& a, const Config& b) { return a.drop_root != b.drop_root; },
-       [](Config& next, const Config& running) { next.drop_root = running.drop_root; }},
-      {"http.listen",
-       [](const Config& a, const Config& b) { return a.http.listen != b.http.listen; },
-       [](Config& next, const Config& running) { next.http.listen = running.http.listen; }},
-      {"http.admin_token",
-       [](const Config& a, const Config& b) {
-         return a.http.admin_token.file != b.http.admin_token.file ||
-                a.http.admin_token.env != b.http.admin_token.env;
-       },
-       [](Config& next, const Config& running) {
-         next.http.admin_token = running.http.admin_token;
-       }},
+      RestartOnly(
+          "database.url", [](auto& c) -> auto& { return c.database.url; }),
+      RestartOnly(
+          "database.password", [](auto& c) -> auto& { return c.database.password; }),
+      RestartOnly(
+          "database.embedded", [](auto& c) -> auto& { return c.database.embedded; }),
+      RestartOnly(
+          "database.connect_timeout_seconds",
+          [](auto& c) -> auto& { return c.database.connect_timeout_seconds; }),
+      RestartOnly(
+          "drop_root", [](auto& c) -> auto& { return c.drop_root; }),
+      RestartOnly(
+          "http.listen", [](auto& c) -> auto& { return c.http.listen; }),
+      RestartOnly(
+          "http.admin_token", [](auto& c) -> auto& { return c.http.admin_token; }),
   };
   return kKeys;
 }

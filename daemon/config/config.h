@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -37,6 +38,7 @@ struct SecretSource {
   std::string env;   // Name of an environment variable holding the secret.
 
   bool empty() const { return file.empty() && env.empty(); }
+  bool operator==(const SecretSource&) const = default;
   // Reads the secret; an empty source yields an empty string.
   Result<std::string> Read() const;
 };
@@ -45,6 +47,8 @@ struct EmbeddedDatabaseConfig {
   std::string data_dir;     // Folder for a private PostgreSQL cluster; empty = not embedded.
   std::string bin_dir;      // Folder holding initdb/pg_ctl; empty = found via pg_config.
   std::string run_as_user;  // OS user the server runs as when credd runs as root ("postgres").
+
+  bool operator==(const EmbeddedDatabaseConfig&) const = default;
 };
 
 struct DatabaseConfig {
@@ -183,8 +187,8 @@ struct Config {
 // database.password_file).
 struct RestartOnlyKey {
   std::string_view key;
-  bool (*changed)(const Config& running, const Config& next);
-  void (*keep)(Config& next, const Config& running);  // Puts the running value back.
+  std::function<bool(const Config& running, const Config& next)> changed;
+  std::function<void(Config& next, const Config& running)> keep;  // Puts the running value back.
 };
 const std::vector<RestartOnlyKey>& RestartOnlyKeys();
 
