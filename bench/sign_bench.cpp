@@ -38,7 +38,11 @@ struct Options {
   std::string kind = "diploma";
   int threads = 1;
   double seconds = 3.0;
-  std::string save_path;  // When set, the first signed PDF is written there.
+  std::string save_path;           // When set, the first signed PDF is written there.
+  std::string save_unsigned_path;  // When set, the first rendered PDF, before signing.
+  // What each loop does: render and sign (the product's work), render only, or sign only
+  // (the first rendered PDF, again and again): the stage ceilings on the same PDFs.
+  std::string stage = "both";
 };
 
 // The same branding the render tests use: two signatories and a two-line grading legend.
@@ -142,8 +146,9 @@ struct Worker {
   std::optional<credd::sign::SigningKey> key;
   long documents = 0;
   std::size_t pdf_bytes = 0;
-  int pages = 0;          // Of the first signed document.
-  std::string first_pdf;  // Thread 0 only, when --save asks for it.
+  int pages = 0;               // Of the first signed document.
+  std::string first_pdf;       // Thread 0 only, when --save asks for it.
+  std::string first_unsigned;  // Thread 0 only, when --save-unsigned asks for it.
 };
 
 // First error from any thread; the others stop at their next document.
@@ -168,37 +173,50 @@ class FirstError {
 
 void RunWorker(int index, Worker& worker, const credd::CredentialRecord& record,
                const credd::Branding& branding, std::barrier<>& start, const Clock::time_point& end,
-               bool keep_first, FirstError& first_error) {
+               bool keep_first, const std::string& stage, FirstError& first_error) {
   start.arrive_and_wait();
   credd::sign::SignOptions sign_options;
   sign_options.reason = "Official credential";
   sign_options.location = "Registrar's office";
   sign_options.rendered_here = true;  // As DocumentIssuer signs what its renderer made.
+  const bool render_each = stage != "sign";
+  const bool sign_each = stage != "render";
+  std::string rendered;  // Under --stage sign, the one PDF signed again and again.
   while (!first_error.failed() && Clock::now() < end) {
     // Unique across threads: "BENCH-T01-00000042".
     char document_id[48];
     std::snprintf(document_id, sizeof document_id, "BENCH-T%02d-%08ld", index,
                   worker.documents + 1);
-    auto pdf = worker.renderer->Render(
-        credd::RenderRequest{&record, "en", document_id, kIssuedAt, &branding, "bench:2"});
-    if (!pdf) {
-      first_error.Set(pdf.error());
-      return;
+    if (render_each || rendered.empty()) {
+      auto pdf = worker.renderer->Render(
+          credd::RenderRequest{&record, "en", document_id, kIssuedAt, &branding, "bench:2"});
+      if (!pdf) {
+        first_error.Set(pdf.error());
+        return;
+      }
+      rendered = std::move(pdf).value();
     }
-    sign_options.signing_time = credd::sign::PdfDateUtc(std::chrono::system_clock::now());
-    sign_options.where = document_id;
-    auto signed_pdf = credd::sign::SignPdf(*pdf, *worker.key, sign_options);
-    if (!signed_pdf) {
-      first_error.Set(signed_pdf.error());
-      return;
+    std::string signed_pdf;
+    if (sign_each) {
+      sign_options.signing_time = credd::sign::PdfDateUtc(std::chrono::system_clock::now());
+      sign_options.where = document_id;
+      auto signed_result = credd::sign::SignPdf(rendered, *worker.key, sign_options);
+      if (!signed_result) {
+        first_error.Set(signed_result.error());
+        return;
+      }
+      signed_pdf = std::move(signed_result).value();
     }
     if (worker.documents == 0) {
       // Counted before signing: the signature's incremental update repeats the page object.
-      worker.pages = CountPages(*pdf);
-      if (index == 0 && keep_first) worker.first_pdf = *signed_pdf;
+      worker.pages = CountPages(rendered);
+      if (index == 0 && keep_first) {
+        worker.first_pdf = signed_pdf;
+        worker.first_unsigned = rendered;
+      }
     }
     ++worker.documents;
-    worker.pdf_bytes += signed_pdf->size();
+    worker.pdf_bytes += sign_each ? signed_pdf.size() : rendered.size();
   }
 }
 
@@ -235,7 +253,8 @@ int Run(const Options& options) {
   for (int i = 0; i < options.threads; ++i) {
     threads.emplace_back(RunWorker, i, std::ref(workers[static_cast<std::size_t>(i)]),
                          std::cref(record), std::cref(branding), std::ref(start), std::cref(end),
-                         !options.save_path.empty(), std::ref(first_error));
+                         !options.save_path.empty() || !options.save_unsigned_path.empty(),
+                         std::cref(options.stage), std::ref(first_error));
   }
   const Clock::time_point began = Clock::now();
   end = began + duration;
@@ -250,14 +269,15 @@ int Run(const Options& options) {
     std::fprintf(stderr, "sign_bench: %s\n", error->ToString().c_str());
     return error->ExitCode();
   }
-  if (!options.save_path.empty()) {
-    std::FILE* out = std::fopen(options.save_path.c_str(), "wb");
-    const std::string& pdf = workers.front().first_pdf;
-    bool written = out != nullptr && std::fwrite(pdf.data(), 1, pdf.size(), out) == pdf.size();
+  const Worker& first = workers.front();
+  for (const auto& [path, pdf] : {std::pair{&options.save_path, &first.first_pdf},
+                                  std::pair{&options.save_unsigned_path, &first.first_unsigned}}) {
+    if (path->empty()) continue;
+    std::FILE* out = std::fopen(path->c_str(), "wb");
+    bool written = out != nullptr && std::fwrite(pdf->data(), 1, pdf->size(), out) == pdf->size();
     if (out != nullptr) written = std::fclose(out) == 0 && written;
     if (!written) {
-      std::fprintf(stderr, "sign_bench: %s: cannot write the first PDF\n",
-                   options.save_path.c_str());
+      std::fprintf(stderr, "sign_bench: %s: cannot write the first PDF\n", path->c_str());
       return credd::kExitSoftware;
     }
   }
@@ -271,10 +291,10 @@ int Run(const Options& options) {
   const double average_bytes =
       documents > 0 ? static_cast<double>(pdf_bytes) / static_cast<double>(documents) : 0.0;
   std::printf(
-      "kind=%s key=%s threads=%d documents=%ld seconds=%.2f documents_per_s=%.1f "
+      "stage=%s kind=%s key=%s threads=%d documents=%ld seconds=%.2f documents_per_s=%.1f "
       "avg_pdf_bytes=%.0f pages=%d\n",
-      options.kind.c_str(), KeyType(*workers.front().key).c_str(), options.threads, documents,
-      elapsed, per_second, average_bytes, workers.front().pages);
+      options.stage.c_str(), options.kind.c_str(), KeyType(*workers.front().key).c_str(),
+      options.threads, documents, elapsed, per_second, average_bytes, workers.front().pages);
   return credd::kExitOk;
 }
 
@@ -301,7 +321,12 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", options.seconds, "how long to run")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
+  app.add_option("--stage", options.stage, "both (render and sign), render or sign")
+      ->check(CLI::IsMember({"both", "render", "sign"}))
+      ->capture_default_str();
   app.add_option("--save", options.save_path, "write the first signed PDF to this file");
+  app.add_option("--save-unsigned", options.save_unsigned_path,
+                 "write the first rendered PDF, before signing, to this file (for peers)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

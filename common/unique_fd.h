@@ -1,5 +1,4 @@
-// Small POSIX helpers every module shares: an owned file descriptor, and errno turned into
-// an Error in one place (LevelDB's PosixError). Thread contract: plain values.
+// An owned file descriptor, closed when it goes. Thread contract: a plain value.
 #pragma once
 
 #include <unistd.h>
@@ -9,7 +8,7 @@
 #include <string>
 #include <utility>
 
-#include "common/result.h"
+#include "common/posix_error.h"
 
 namespace credd {
 
@@ -42,11 +41,5 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
-
-// "<what>: <strerror(error)>", as an Error with `code` about `where`.
-inline Error PosixError(ErrorCode code, const std::string& what, int error,
-                        const std::string& where = {}) {
-  return MakeError(code, what + ": " + std::strerror(error), where);
-}
 
 }  // namespace credd

@@ -93,18 +93,21 @@ int VerifyCommand(const GlobalOptions& global, const std::string& file, Logger& 
                    "the signature is valid but no document with this content was issued here");
   }
   const DocumentRow& d = **found;
-  doc["document"] = {
-      {"id", d.public_id},          {"status", d.status}, {"institution", d.institution_id},
-      {"student_id", d.student_id}, {"kind", d.kind},     {"title", d.title},
-      {"issued_at", d.issued_at}};
+  doc["document"] = {{"id", d.public_id},
+                     {"status", kDocumentStatuses.Name(d.status)},
+                     {"institution", d.institution_id},
+                     {"student_id", d.student_id},
+                     {"kind", d.kind},
+                     {"title", d.title},
+                     {"issued_at", d.issued_at}};
   std::string about = d.kind + " '" + d.title + "' for student " + d.student_id + " of " +
                       d.institution_id + ", document " + d.public_id + ", issued " + d.issued_at +
                       ", signed by " + signer->subject +
                       (signer->status == "retired" ? " (a key since retired)" : "");
-  if (d.status == "revoked") {
+  if (d.status == DocumentStatus::kRevoked) {
     return verdict(2, "GENUINE BUT REVOKED", about + "; revoked: " + d.revoked_reason);
   }
-  if (d.status == "superseded") {
+  if (d.status == DocumentStatus::kSuperseded) {
     return verdict(2, "GENUINE BUT SUPERSEDED", about + "; a newer version replaces it");
   }
   return verdict(0, "GENUINE AND CURRENT", about);
@@ -137,8 +140,8 @@ int DocumentExportCommand(const GlobalOptions& global, const std::string& id,
   file.write(pdf->data(), static_cast<std::streamsize>(pdf->size()));
   file.close();
   if (!file) return Fail(MakeError(ErrorCode::kIo, "cannot write the file", out_path), err);
-  out << "document " << doc->public_id << " (" << doc->status << ") written to " << out_path
-      << "\n";
+  out << "document " << doc->public_id << " (" << kDocumentStatuses.Name(doc->status)
+      << ") written to " << out_path << "\n";
   return kExitOk;
 }
 

@@ -231,7 +231,7 @@ int ImportCommand(const GlobalOptions& global, const ImportOptions& options, Log
   } else {
     out << ReportText(*report);
   }
-  bool rejected = report->status == "rejected" || report->counts.rejected > 0;
+  bool rejected = report->status == BatchStatus::kRejected || report->counts.rejected > 0;
   return rejected ? kExitDataError : kExitOk;
 }
 

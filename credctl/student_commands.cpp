@@ -31,13 +31,13 @@ nlohmann::json StudentJson(const StudentRow& s) {
                                     {"public_id", d.public_id},
                                     {"kind", d.kind},
                                     {"title", d.title},
-                                    {"status", d.status},
+                                    {"status", kDocumentStatuses.Name(d.status)},
                                     {"sha256", d.sha256}});
   }
   for (const StudentInvitationRow& i : s.invitations) {
     student["invitations"].push_back({{"id", i.id},
                                       {"kind", i.kind},
-                                      {"state", i.state},
+                                      {"state", kInvitationStates.Name(i.state)},
                                       {"reminders_sent", i.reminders_sent},
                                       {"expires_at", i.expires_at},
                                       {"last_error", i.last_error},
@@ -54,11 +54,12 @@ void PrintStudent(const StudentRow& s, std::ostream& out) {
         << (e.primary ? ", primary" : "") << ")\n";
   }
   for (const StudentDocumentRow& d : s.documents) {
-    out << "  document " << d.public_id << " " << d.kind << " '" << d.title << "' " << d.status
-        << "\n";
+    out << "  document " << d.public_id << " " << d.kind << " '" << d.title << "' "
+        << kDocumentStatuses.Name(d.status) << "\n";
   }
   for (const StudentInvitationRow& i : s.invitations) {
-    out << "  invitation " << i.id << " " << i.kind << " " << i.state << " to " << i.to << "\n";
+    out << "  invitation " << i.id << " " << i.kind << " " << kInvitationStates.Name(i.state)
+        << " to " << i.to << "\n";
   }
 }
 

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
@@ -18,6 +17,8 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+
+#include "common/yaml_reader.h"
 
 namespace credd {
 namespace {
@@ -41,42 +42,6 @@ constexpr std::array<std::string_view, 4> kLogLevels = {"debug", "info", "warn",
 constexpr std::array<std::string_view, 10> kCsvFields = {
     "student_id",       "family_name",     "given_names",      "email",   "personal_email",
     "preferred_locale", "credential_type", "credential_title", "program", "issued_on"};
-
-bool Contains(std::span<const std::string_view> allowed, std::string_view value) {
-  for (std::string_view candidate : allowed) {
-    if (candidate == value) return true;
-  }
-  return false;
-}
-
-// "a, b, c" for messages that list the accepted values.
-std::string JoinList(std::span<const std::string_view> items) {
-  std::string out;
-  for (std::string_view item : items) {
-    if (!out.empty()) out += ", ";
-    out += item;
-  }
-  return out;
-}
-
-int NodeLine(const YAML::Node& node) {
-  const YAML::Mark mark = node.Mark();
-  return mark.is_null() ? 0 : mark.line + 1;
-}
-
-// How a value shows up in "expected X, got Y" messages.
-std::string Describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Scalar:
-      return "'" + node.Scalar() + "'";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    default:
-      return "nothing";
-  }
-}
 
 std::string ErrnoText(int error) {
   return std::error_code(error, std::generic_category()).message();
@@ -135,9 +100,6 @@ std::string CheckListenAddress(const std::string& listen) {
   return {};
 }
 
-// Walks one YAML mapping: typed getters that record problems instead of throwing, and
-// Finish(), which reports every key nobody asked for. Unknown keys are errors because a
-// misspelt key silently falling back to its default is the worst kind of config bug.
 bool IsHexColor(const std::string& text) {
   if (text.size() != 7 || text[0] != '#') return false;
   for (std::size_t i = 1; i < text.size(); ++i) {
@@ -146,281 +108,53 @@ bool IsHexColor(const std::string& text) {
   return true;
 }
 
-class MapReader {
- public:
-  enum class Need { kOptional, kRequired };
-
-  MapReader(const YAML::Node& node, std::string path, std::vector<ConfigProblem>* problems)
-      : path_(std::move(path)), problems_(problems), line_(NodeLine(node)) {
-    if (node.IsNull()) return;  // "key:" with nothing after it reads as an empty mapping.
-    if (!node.IsMap()) {
-      problems_->push_back({path_, "expected a mapping, got " + Describe(node), line_});
-      return;
-    }
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      if (!it->first.IsScalar()) {
-        problems_->push_back(
-            {path_, "expected a string key, got " + Describe(it->first), NodeLine(it->first)});
-        continue;
-      }
-      const std::string key = it->first.Scalar();
-      // yaml-cpp keeps both copies of a repeated key and returns the first, so the second
-      // would be silently ignored.
-      if (Find(key) != nullptr) {
-        problems_->push_back({PathOf(key), "duplicate key", NodeLine(it->first)});
-        continue;
-      }
-      entries_.push_back(Entry{key, it->first, it->second});
-    }
+// prefix_file and prefix_env: where a secret comes from (never the secret itself).
+void ReadSecret(YamlMap& reader, const std::string& prefix, SecretSource* out) {
+  const std::string file_key = prefix + "_file";
+  const std::string env_key = prefix + "_env";
+  reader.String(file_key, &out->file);
+  if (reader.String(env_key, &out->env) && !IsValidEnvName(out->env)) {
+    reader.Problem(env_key, "'" + out->env + "' is not a valid environment variable name");
   }
-
-  std::string PathOf(const std::string& key) const {
-    return path_.empty() ? key : path_ + "." + key;
+  if (!out->file.empty() && !out->env.empty()) {
+    reader.Problem(env_key, "cannot be set together with " + file_key + "; set only one");
   }
+}
 
-  // The line of key's value; for an absent key, the line of this mapping (0 at the root,
-  // where "line 1" would only mislead).
-  int LineOf(const std::string& key) const {
-    const Entry* entry = Find(key);
-    if (entry != nullptr) return NodeLine(entry->value);
-    return path_.empty() ? 0 : line_;
-  }
-
-  void Problem(const std::string& key, int line, std::string message) {
-    problems_->push_back({PathOf(key), std::move(message), line});
-  }
-  void Problem(const std::string& key, std::string message) {
-    Problem(key, LineOf(key), std::move(message));
-  }
-
-  // Each getter leaves *out untouched (its default) when the key is absent or null, and
-  // returns true only when it stored a value.
-  bool String(const std::string& key, std::string* out, Need need = Need::kOptional) {
-    const YAML::Node* node = Take(key, need);
-    if (node == nullptr) return false;
-    if (!node->IsScalar()) {
-      Problem(key, "expected a string, got " + Describe(*node));
-      return false;
-    }
-    if (need == Need::kRequired && node->Scalar().empty()) {
-      Problem(key, "must not be empty");
-      return false;
-    }
-    *out = node->Scalar();
-    return true;
-  }
-
-  bool Int(const std::string& key, int* out, int min, int max, Need need = Need::kOptional) {
-    const YAML::Node* node = Take(key, need);
-    if (node == nullptr) return false;
-    const std::string text = node->IsScalar() ? node->Scalar() : std::string();
-    long long value = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    const bool consumed_all = end == text.data() + text.size();
-    if (!node->IsScalar() || text.empty() || !consumed_all ||
-        (error != std::errc() && error != std::errc::result_out_of_range)) {
-      Problem(key, "expected an integer, got " + Describe(*node));
-      return false;
-    }
-    if (error == std::errc::result_out_of_range || value < min || value > max) {
-      Problem(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                       ", got " + text);
-      return false;
-    }
-    *out = static_cast<int>(value);
-    return true;
-  }
-
-  // A value of an enum with one table (common/enum_table.h).
-  template <typename E, std::size_t N>
-  bool Enum(const std::string& key, E* out, const EnumTable<E, N>& table) {
-    std::string value;
-    if (!String(key, &value)) return false;
-    const std::optional<E> parsed = table.Parse(value);
-    if (!parsed) {
-      Problem(key, "must be one of " + table.List() + "; got '" + value + "'");
-      return false;
-    }
-    *out = *parsed;
-    return true;
-  }
-
-  bool Enum(const std::string& key, std::string* out, std::span<const std::string_view> allowed) {
-    std::string value;
-    if (!String(key, &value)) return false;
-    if (!Contains(allowed, value)) {
-      Problem(key, "must be one of " + JoinList(allowed) + "; got '" + value + "'");
-      return false;
-    }
-    *out = std::move(value);
-    return true;
-  }
-
-  // A list of strings; lines (optional) receives each element's line for later checks.
-  bool StringList(const std::string& key, std::vector<std::string>* out,
-                  std::vector<int>* lines = nullptr) {
-    const YAML::Node* node = Take(key, Need::kOptional);
-    if (node == nullptr) return false;
-    if (!node->IsSequence()) {
-      Problem(key, "expected a list, got " + Describe(*node));
-      return false;
-    }
-    std::vector<std::string> values;
-    bool ok = true;
-    for (std::size_t i = 0; i < node->size(); ++i) {
-      const YAML::Node item = (*node)[i];
-      const std::string item_key = key + "[" + std::to_string(i) + "]";
-      if (!item.IsScalar()) {
-        Problem(item_key, NodeLine(item), "expected a string, got " + Describe(item));
-        ok = false;
-        continue;
-      }
-      values.push_back(item.Scalar());
-      if (lines != nullptr) lines->push_back(NodeLine(item));
-    }
-    if (ok) *out = std::move(values);
-    return ok;
-  }
-
-  // prefix_file and prefix_env: where a secret comes from (never the secret itself).
-  void Secret(const std::string& prefix, SecretSource* out) {
-    const std::string file_key = prefix + "_file";
-    const std::string env_key = prefix + "_env";
-    String(file_key, &out->file);
-    if (String(env_key, &out->env) && !IsValidEnvName(out->env)) {
-      Problem(env_key, "'" + out->env + "' is not a valid environment variable name");
-    }
-    if (!out->file.empty() && !out->env.empty()) {
-      Problem(env_key, "cannot be set together with " + file_key + "; set only one");
-    }
-  }
-
-  // Runs read(MapReader&) on a nested mapping and then reports its unknown keys. Returns
-  // false only when the value is there but is not a mapping.
-  template <typename ReadFn>
-  bool Map(const std::string& key, ReadFn&& read) {
-    const YAML::Node* node = Take(key, Need::kOptional);
-    if (node == nullptr) return true;
-    if (!node->IsMap()) {
-      Problem(key, "expected a mapping, got " + Describe(*node));
-      return false;
-    }
-    MapReader child(*node, PathOf(key), problems_);
-    read(child);
-    child.Finish();
-    return true;
-  }
-
-  // Runs read(MapReader&, index) on each mapping of a list; returns the list's length, or
-  // nothing when the list is absent or is not a list.
-  template <typename ReadFn>
-  std::optional<std::size_t> List(const std::string& key, Need need, ReadFn&& read) {
-    const YAML::Node* node = Take(key, need);
-    if (node == nullptr) return std::nullopt;
-    if (!node->IsSequence()) {
-      Problem(key, "expected a list, got " + Describe(*node));
-      return std::nullopt;
-    }
-    for (std::size_t i = 0; i < node->size(); ++i) {
-      const YAML::Node item = (*node)[i];
-      const std::string item_path = PathOf(key) + "[" + std::to_string(i) + "]";
-      if (!item.IsMap()) {
-        problems_->push_back(
-            {item_path, "expected a mapping, got " + Describe(item), NodeLine(item)});
-        continue;
-      }
-      MapReader child(item, item_path, problems_);
-      read(child, i);
-      child.Finish();
-    }
-    return node->size();
-  }
-
-  // For mappings whose keys are data (csv.columns): calls visit(key) for every key.
-  template <typename VisitFn>
-  void ForEachKey(VisitFn&& visit) {
-    for (std::size_t i = 0; i < entries_.size(); ++i) {
-      entries_[i].consumed = true;
-      visit(std::string(entries_[i].key));
-    }
-  }
-
-  void Finish() {
-    for (const Entry& entry : entries_) {
-      if (!entry.consumed) {
-        problems_->push_back({PathOf(entry.key), "unknown key", NodeLine(entry.key_node)});
-      }
-    }
-  }
-
- private:
-  struct Entry {
-    std::string key;
-    YAML::Node key_node;
-    YAML::Node value;
-    bool consumed = false;
-  };
-
-  const Entry* Find(const std::string& key) const {
-    for (const Entry& entry : entries_) {
-      if (entry.key == key) return &entry;
-    }
-    return nullptr;
-  }
-
-  // Marks key as known and returns its value, or nullptr when absent or null (reporting
-  // a missing required key).
-  const YAML::Node* Take(const std::string& key, Need need) {
-    for (Entry& entry : entries_) {
-      if (entry.key != key) continue;
-      entry.consumed = true;
-      if (!entry.value.IsNull()) return &entry.value;
-      break;
-    }
-    if (need == Need::kRequired) Problem(key, "required key is missing");
-    return nullptr;
-  }
-
-  std::string path_;
-  std::vector<ConfigProblem>* problems_;
-  int line_;
-  std::vector<Entry> entries_;
-};
-
-void ReadDatabase(MapReader& reader, DatabaseConfig* database) {
+void ReadDatabase(YamlMap& reader, DatabaseConfig* database) {
   reader.String("url", &database->url);
-  reader.Secret("password", &database->password);
+  ReadSecret(reader, "password", &database->password);
   reader.Int("connect_timeout_seconds", &database->connect_timeout_seconds, 1, kMaxTimeoutSeconds);
-  reader.Map("embedded", [&](MapReader& embedded) {
+  reader.Map("embedded", [&](YamlMap& embedded) {
     embedded.String("data_dir", &database->embedded.data_dir);
     embedded.String("bin_dir", &database->embedded.bin_dir);
     embedded.String("run_as_user", &database->embedded.run_as_user);
   });
 }
 
-void ReadRateLimits(MapReader& reader, std::vector<RateLimit>* limits) {
+void ReadRateLimits(YamlMap& reader, std::vector<RateLimit>* limits) {
   std::vector<RateLimit> read;
   bool listed =
       reader
-          .List("rate_limits", MapReader::Need::kOptional,
-                [&](MapReader& item, std::size_t) {
+          .List("rate_limits", YamlMap::Need::kOptional,
+                [&](YamlMap& item, std::size_t) {
                   RateLimit limit;
                   // A bad value is one problem, not also a missing key.
-                  item.Int("messages", &limit.messages, 1, 1000000, MapReader::Need::kRequired);
-                  item.Int("seconds", &limit.seconds, 1, 30 * 86400, MapReader::Need::kRequired);
+                  item.Int("messages", &limit.messages, 1, 1000000, YamlMap::Need::kRequired);
+                  item.Int("seconds", &limit.seconds, 1, 30 * 86400, YamlMap::Need::kRequired);
                   read.push_back(limit);
                 })
           .has_value();
   if (listed) *limits = std::move(read);
 }
 
-void ReadMail(MapReader& reader, MailConfig* mail) {
+void ReadMail(YamlMap& reader, MailConfig* mail) {
   reader.Enum("transport", &mail->transport, kTransports);
   reader.String("maildir", &mail->maildir);
   if (mail->transport == "maildir" && mail->maildir.empty()) {
     reader.Problem("maildir", "must not be empty when mail.transport is maildir");
   }
-  reader.Map("smtp", [&](MapReader& smtp) {
+  reader.Map("smtp", [&](YamlMap& smtp) {
     SmtpConfig* config = &mail->smtp;
     smtp.String("host", &config->host);
     if (mail->transport == "smtp" && config->host.empty()) {
@@ -429,7 +163,7 @@ void ReadMail(MapReader& reader, MailConfig* mail) {
     smtp.Int("port", &config->port, 1, kMaxPort);
     smtp.Enum("tls", &config->tls, kTlsModes);
     smtp.String("username", &config->username);
-    smtp.Secret("password", &config->password);
+    ReadSecret(smtp, "password", &config->password);
     smtp.String("ca_file", &config->ca_file);
     smtp.Int("timeout_seconds", &config->timeout_seconds, 1, kMaxTimeoutSeconds);
   });
@@ -448,7 +182,7 @@ bool IsHourMinute(const std::string& text) {
          text.substr(3, 2) <= "59";
 }
 
-void ReadInvitations(MapReader& reader, InvitationConfig* inv) {
+void ReadInvitations(YamlMap& reader, InvitationConfig* inv) {
   std::string enabled;
   if (reader.String("enabled", &enabled)) {
     if (enabled == "true" || enabled == "false") {
@@ -500,7 +234,7 @@ void ReadInvitations(MapReader& reader, InvitationConfig* inv) {
       reader.Problem("notices", "must be true or false, got '" + notices + "'");
     }
   }
-  reader.Map("window", [&](MapReader& window) {
+  reader.Map("window", [&](YamlMap& window) {
     static constexpr std::array<std::string_view, 7> kDays = {"mon", "tue", "wed", "thu",
                                                               "fri", "sat", "sun"};
     std::vector<std::string> days;
@@ -534,15 +268,15 @@ void ReadInvitations(MapReader& reader, InvitationConfig* inv) {
   ReadRateLimits(reader, &inv->rate_limits);
 }
 
-void ReadCsv(MapReader& reader, CsvOptions* csv) {
-  reader.Map("columns", [&](MapReader& columns) {
+void ReadCsv(YamlMap& reader, CsvOptions* csv) {
+  reader.Map("columns", [&](YamlMap& columns) {
     columns.ForEachKey([&](const std::string& field) {
       std::string header;
       if (!Contains(kCsvFields, field)) {
         columns.Problem(field, "unknown credd field; expected one of " + JoinList(kCsvFields));
         return;
       }
-      if (columns.String(field, &header, MapReader::Need::kRequired)) csv->columns[field] = header;
+      if (columns.String(field, &header, YamlMap::Need::kRequired)) csv->columns[field] = header;
     });
   });
   reader.Enum("encoding", &csv->encoding, kEncodings);
@@ -558,8 +292,8 @@ void ReadCsv(MapReader& reader, CsvOptions* csv) {
   }
 }
 
-void ReadInstitution(MapReader& reader, InstitutionConfig* institution) {
-  if (reader.String("id", &institution->id, MapReader::Need::kRequired) &&
+void ReadInstitution(YamlMap& reader, InstitutionConfig* institution) {
+  if (reader.String("id", &institution->id, YamlMap::Need::kRequired) &&
       !IsValidInstitutionId(institution->id)) {
     reader.Problem("id", "must match ^[a-z0-9][a-z0-9_-]{0,62}$ (it names a folder), got '" +
                              institution->id + "'");
@@ -595,7 +329,7 @@ void ReadInstitution(MapReader& reader, InstitutionConfig* institution) {
   }
 
   reader.Enum("on_record_error", &institution->on_record_error, kRecordErrorPolicies);
-  reader.Map("csv", [&](MapReader& csv) { ReadCsv(csv, &institution->csv); });
+  reader.Map("csv", [&](YamlMap& csv) { ReadCsv(csv, &institution->csv); });
 
   reader.String("logo", &institution->logo);
   if (reader.String("primary_color", &institution->primary_color) &&
@@ -607,9 +341,9 @@ void ReadInstitution(MapReader& reader, InstitutionConfig* institution) {
       institution->verification_url.find("{document_id}") == std::string::npos) {
     reader.Problem("verification_url", "must contain {document_id}");
   }
-  reader.List("signatories", MapReader::Need::kOptional, [&](MapReader& item, std::size_t) {
+  reader.List("signatories", YamlMap::Need::kOptional, [&](YamlMap& item, std::size_t) {
     InstitutionConfig::Signatory signatory;
-    item.String("name", &signatory.name, MapReader::Need::kRequired);
+    item.String("name", &signatory.name, YamlMap::Need::kRequired);
     item.String("title_en", &signatory.title_en);
     item.String("title_fr", &signatory.title_fr);
     institution->signatories.push_back(std::move(signatory));
@@ -617,7 +351,7 @@ void ReadInstitution(MapReader& reader, InstitutionConfig* institution) {
   reader.StringList("grading_legend_en", &institution->grading_legend_en);
   reader.StringList("grading_legend_fr", &institution->grading_legend_fr);
   bool has_invitations = false;
-  reader.Map("invitations", [&](MapReader& inv) {
+  reader.Map("invitations", [&](YamlMap& inv) {
     has_invitations = true;
     ReadInvitations(inv, &institution->invitations);
   });
@@ -626,9 +360,9 @@ void ReadInstitution(MapReader& reader, InstitutionConfig* institution) {
   if (!has_invitations) institution->invitations.enabled = false;
 }
 
-void ReadRoot(MapReader& root, Config* config) {
+void ReadRoot(YamlMap& root, Config* config) {
   const bool database_is_map =
-      root.Map("database", [&](MapReader& reader) { ReadDatabase(reader, &config->database); });
+      root.Map("database", [&](YamlMap& reader) { ReadDatabase(reader, &config->database); });
   if (database_is_map) {
     const bool has_url = !config->database.url.empty();
     const bool has_embedded = !config->database.embedded.data_dir.empty();
@@ -641,16 +375,16 @@ void ReadRoot(MapReader& root, Config* config) {
     }
   }
 
-  root.String("drop_root", &config->drop_root, MapReader::Need::kRequired);
+  root.String("drop_root", &config->drop_root, YamlMap::Need::kRequired);
   root.Int("rescan_seconds", &config->rescan_seconds, 1, kMaxRescanSeconds);
   root.Int("settle_seconds", &config->settle_seconds, 1, kMaxSettleSeconds);
   std::string level;
   if (root.Enum("log_level", &level, kLogLevels)) ParseLogLevel(level, &config->log_level);
 
-  root.Map("mail", [&](MapReader& reader) { ReadMail(reader, &config->mail); });
+  root.Map("mail", [&](YamlMap& reader) { ReadMail(reader, &config->mail); });
   root.String("templates_dir", &config->templates_dir);
 
-  root.Map("signing", [&](MapReader& reader) {
+  root.Map("signing", [&](YamlMap& reader) {
     reader.String("key", &config->signing.key);
     reader.String("certificate", &config->signing.certificate);
     if (config->signing.key.empty() && !config->signing.certificate.empty()) {
@@ -659,8 +393,8 @@ void ReadRoot(MapReader& root, Config* config) {
     if (!config->signing.key.empty() && config->signing.certificate.empty()) {
       reader.Problem("certificate", "required when signing.key is set");
     }
-    reader.Secret("passphrase", &config->signing.passphrase);
-    reader.Secret("pin", &config->signing.pin);
+    ReadSecret(reader, "passphrase", &config->signing.passphrase);
+    ReadSecret(reader, "pin", &config->signing.pin);
     if (reader.String("tsa_url", &config->signing.tsa_url) &&
         !config->signing.tsa_url.starts_with("http://") &&
         !config->signing.tsa_url.starts_with("https://")) {
@@ -668,23 +402,23 @@ void ReadRoot(MapReader& root, Config* config) {
     }
   });
 
-  root.Map("issuing", [&](MapReader& reader) {
+  root.Map("issuing", [&](YamlMap& reader) {
     reader.Int("workers", &config->issuing.workers, 0, 256);
     reader.Int("chunk_size", &config->issuing.chunk_size, 1, 1000);
   });
 
-  root.Map("http", [&](MapReader& reader) {
+  root.Map("http", [&](YamlMap& reader) {
     if (reader.String("listen", &config->http.listen)) {
       const std::string problem = CheckListenAddress(config->http.listen);
       if (!problem.empty()) reader.Problem("listen", problem);
     }
-    reader.Secret("admin_token", &config->http.admin_token);
+    ReadSecret(reader, "admin_token", &config->http.admin_token);
   });
 
   // Remembers the first index of each id, so a duplicate can name the one it repeats.
   std::map<std::string, std::size_t> first_index;
   const std::optional<std::size_t> count =
-      root.List("institutions", MapReader::Need::kRequired, [&](MapReader& reader, std::size_t i) {
+      root.List("institutions", YamlMap::Need::kRequired, [&](YamlMap& reader, std::size_t i) {
         InstitutionConfig institution;
         ReadInstitution(reader, &institution);
         if (!institution.id.empty()) {
@@ -828,12 +562,6 @@ void CheckSecret(const std::string& prefix, const SecretSource& source,
 
 }  // namespace
 
-std::string ConfigProblem::ToString() const {
-  std::string out = path.empty() ? message : path + ": " + message;
-  if (line > 0) out += " (line " + std::to_string(line) + ")";
-  return out;
-}
-
 Result<std::string> SecretSource::Read() const {
   if (!file.empty() && !env.empty()) {
     return MakeError(ErrorCode::kConfig,
@@ -939,21 +667,7 @@ Result<Config> ParseConfig(const std::string& yaml_text, const std::string& base
   const std::size_t before = problems->size();
 
   Config config;
-  try {
-    const YAML::Node root_node = YAML::Load(yaml_text);
-    MapReader root(root_node, "", problems);
-    // A document that is not a mapping has already been reported; listing every required
-    // key as missing on top of that would only bury the one real problem.
-    if (root_node.IsNull() || root_node.IsMap()) {
-      ReadRoot(root, &config);
-      root.Finish();
-    }
-  } catch (const YAML::Exception& e) {
-    problems->push_back(
-        {"", "YAML syntax error: " + e.msg, e.mark.is_null() ? 0 : e.mark.line + 1});
-  } catch (const std::exception& e) {
-    problems->push_back({"", std::string("cannot parse: ") + e.what(), 0});
-  }
+  ReadYamlDocument(yaml_text, problems, [&](YamlMap& root) { ReadRoot(root, &config); });
 
   if (problems->size() == before) {
     ResolvePaths(base_dir, &config);

@@ -15,6 +15,7 @@
 #include "common/enum_table.h"
 #include "common/log.h"
 #include "common/result.h"
+#include "common/yaml_problem.h"
 #include "importers/formats.h"
 #include "importers/import_options.h"
 
@@ -22,14 +23,8 @@ namespace credd {
 
 // One problem found while loading or validating, named by its key path
 // ("institutions[1].drop_dir: no such directory").
-struct ConfigProblem {
-  std::string path;     // Key path, e.g. "mail.smtp.port" or "institutions[0].csv.delimiter".
-  std::string message;  // What is wrong, in one sentence without a trailing period.
-  int line = 0;         // 1-based line in the YAML file, 0 when unknown.
-
-  // "path: message" (with " (line N)" when known; just the message when path is empty).
-  std::string ToString() const;
-};
+// One problem in credd.yaml: its key path, what is wrong, and its line.
+using ConfigProblem = YamlProblem;
 
 // A secret (password) is never written in the config itself: it is read from a file
 // (first line, trailing newline removed) or from an environment variable.

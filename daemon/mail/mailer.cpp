@@ -99,26 +99,20 @@ Mailer::Mailer(Database& database, Logger& log, std::unique_ptr<MailTransport> t
       log_(log),
       transport_(std::move(transport)),
       templates_(std::move(templates)),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      clock_(*options_.clock) {}
 
 void Mailer::Close() { transport_->Close(); }
 
-std::chrono::system_clock::time_point Mailer::Elapsed(
-    std::chrono::system_clock::time_point now) const {
-  return now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                   std::chrono::steady_clock::now() - round_started_);
-}
-
-Result<int> Mailer::RunOnce(const Config& config, std::chrono::system_clock::time_point now) {
+Result<int> Mailer::RunOnce(const Config& config) {
   // Every institution with invitations on, in turn; one's trouble does not starve the rest.
-  round_started_ = std::chrono::steady_clock::now();
   auto conn = database_.Connect();
   if (!conn) return conn.error();
   int handled = 0;
   for (const InstitutionConfig& institution : config.institutions) {
     if (!institution.invitations.enabled) continue;
     if (Stopping()) break;
-    auto sent = RunInstitution(**conn, config, institution, now);
+    auto sent = RunInstitution(**conn, config, institution);
     if (!sent) {
       // A time zone PostgreSQL lacks, say, is one institution's; a database outage shows up
       // for all of them and ends the round.
@@ -133,11 +127,10 @@ Result<int> Mailer::RunOnce(const Config& config, std::chrono::system_clock::tim
 }
 
 Result<int> Mailer::RunInstitution(Store& conn, const Config& config,
-                                   const InstitutionConfig& institution,
-                                   std::chrono::system_clock::time_point now) {
+                                   const InstitutionConfig& institution) {
   // Queue what is due; then, inside the window and unless paused, send chunk after chunk.
   const InvitationConfig& inv = institution.invitations;
-  const std::string now_iso = Iso8601UtcMicros(Elapsed(now));
+  const std::string now_iso = Iso8601UtcMicros(clock_.Now());
   auto queued = QueueDueMail(conn, institution.id, now_iso, DomainOf(inv.from_address),
                              static_cast<int>(inv.reminder_days.size()));
   if (!queued) return queued.error();
@@ -157,7 +150,7 @@ Result<int> Mailer::RunInstitution(Store& conn, const Config& config,
   int sent = 0;
   // A chunk smaller than asked for means the limits or the queue ran out.
   for (bool more = true; more && !Stopping();) {
-    auto chunk = SendChunk(conn, config, institution, now);
+    auto chunk = SendChunk(conn, config, institution);
     if (!chunk) return chunk.error();
     sent += chunk->sent;
     more = !chunk->paused && chunk->claimed == static_cast<size_t>(options_.claim_size);
@@ -166,13 +159,12 @@ Result<int> Mailer::RunInstitution(Store& conn, const Config& config,
 }
 
 Result<Mailer::ChunkResult> Mailer::SendChunk(Store& conn, const Config& config,
-                                              const InstitutionConfig& institution,
-                                              std::chrono::system_clock::time_point now) {
+                                              const InstitutionConfig& institution) {
   // Claim what the limits allow, set its tokens, then send each email while its lease holds.
   const InvitationConfig& inv = institution.invitations;
   Chunk chunk;
-  chunk.renewed = std::chrono::steady_clock::now();  // No later than the claim's own time.
-  const auto at = Elapsed(now);
+  chunk.renewed = clock_.Steady();  // No later than the claim's own time.
+  const auto at = clock_.Now();
   auto claimed =
       ClaimMail(conn, institution.id, Iso8601UtcMicros(at), options_.owner, options_.lease_seconds,
                 Windows(inv.rate_limits), Windows(config.mail.rate_limits), options_.claim_size);
@@ -181,7 +173,7 @@ Result<Mailer::ChunkResult> Mailer::SendChunk(Store& conn, const Config& config,
   result.claimed = claimed->size();
   if (claimed->empty()) return result;
   chunk.mail = std::move(claimed).value();
-  if (Status s = PrepareChunk(conn, institution, chunk, now); !s) {
+  if (Status s = PrepareChunk(conn, institution, chunk); !s) {
     ReleaseFrom(conn, chunk, 0);
     return s.error();
   }
@@ -190,13 +182,13 @@ Result<Mailer::ChunkResult> Mailer::SendChunk(Store& conn, const Config& config,
     if (options_.heartbeat != nullptr) options_.heartbeat->Beat();
     paused_now_ = false;
     Status s = Stopping() ? Status(MakeError(ErrorCode::kUnavailable, "stopping"))
-                          : KeepLeases(conn, chunk, i, now);
+                          : KeepLeases(conn, chunk, i);
     if (s && !chunk.ours.count(mail.outbox_id)) {
       log_.Warn("mail.lease_lost", {{"message_id", mail.message_id}});
       pending_tokens_.erase(mail.outbox_id);
       continue;
     }
-    if (s) s = SendOne(conn, config, institution, mail, chunk, now);
+    if (s) s = SendOne(conn, config, institution, mail, chunk);
     if (!s) {
       // Give back what was claimed but not attempted, rather than hold it until the leases
       // run out.
@@ -214,8 +206,7 @@ Result<Mailer::ChunkResult> Mailer::SendChunk(Store& conn, const Config& config,
   return result;
 }
 
-Status Mailer::PrepareChunk(Store& conn, const InstitutionConfig& institution, Chunk& chunk,
-                            std::chrono::system_clock::time_point now) {
+Status Mailer::PrepareChunk(Store& conn, const InstitutionConfig& institution, Chunk& chunk) {
   // One query for every student's documents; one statement for every token's hash, stored
   // before any email leaves so that each link works the moment it arrives.
   std::vector<int64_t> students;
@@ -238,28 +229,27 @@ Status Mailer::PrepareChunk(Store& conn, const InstitutionConfig& institution, C
   auto documents = StudentDocuments(conn, students);
   if (!documents) return documents.error();
   chunk.documents = std::move(documents).value();
-  chunk.expires = now + std::chrono::hours(24 * institution.invitations.expiry_days);
+  chunk.expires = clock_.Now() + std::chrono::hours(24 * institution.invitations.expiry_days);
   if (tokens.empty()) return Status::Ok();
-  auto stored = SetTokens(conn, tokens, options_.owner, Iso8601UtcMicros(Elapsed(now)),
+  auto stored = SetTokens(conn, tokens, options_.owner, Iso8601UtcMicros(clock_.Now()),
                           Iso8601UtcMicros(chunk.expires));
   if (!stored) return stored.error();
   chunk.ours.insert(stored->begin(), stored->end());
   return Status::Ok();
 }
 
-Status Mailer::KeepLeases(Store& conn, Chunk& chunk, size_t from,
-                          std::chrono::system_clock::time_point now) {
+Status Mailer::KeepLeases(Store& conn, Chunk& chunk, size_t from) {
   // Before each email at least three quarters of its lease remain: a slow relay earlier in
   // the chunk, or a process stopped and resumed, must not let another worker reclaim (and
   // also send) a row we are about to send. Renewing refuses a lease that has run out.
   const auto term = std::chrono::seconds(options_.lease_seconds);
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = clock_.Steady();
   if (started - chunk.renewed < term / 4) return Status::Ok();
   std::vector<int64_t> ids;
   for (size_t i = from; i < chunk.mail.size(); ++i) {
     if (chunk.ours.count(chunk.mail[i].outbox_id)) ids.push_back(chunk.mail[i].outbox_id);
   }
-  const auto at = Elapsed(now);
+  const auto at = clock_.Now();
   auto renewed =
       RenewLeases(conn, ids, options_.owner, Iso8601UtcMicros(at), Iso8601UtcMicros(at + term));
   if (!renewed) return renewed.error();
@@ -275,8 +265,7 @@ void Mailer::ReleaseFrom(Store& conn, const Chunk& chunk, size_t from) {
 }
 
 Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfig& institution,
-                       const ClaimedMail& mail, const Chunk& chunk,
-                       std::chrono::system_clock::time_point now) {
+                       const ClaimedMail& mail, const Chunk& chunk) {
   // Render the email from its templates and values, send it, and record the outcome.
   const InvitationConfig& inv = institution.invitations;
   const bool french = mail.locale == "fr";
@@ -321,7 +310,7 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
   message.to = {values["student_name"].get<std::string>(), mail.recipient};
   if (!inv.reply_to.empty()) message.reply_to = MailAddress{inv.from_name, inv.reply_to};
   message.message_id = mail.message_id;
-  message.date = now;
+  message.date = clock_.Now();
   message.extra_headers = {{"X-Credd-Invitation", std::to_string(mail.invitation)}};
   Result<std::string> mime = MakeError(ErrorCode::kInternal, "not rendered");
   if (rendered) {
@@ -336,12 +325,11 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
   SendOutcome outcome =
       mime ? transport_->Send(inv.from_address, mail.recipient, *mime)
            : SendOutcome{SendOutcome::Kind::kFailed, 0, "local: " + mime.error().ToString()};
-  return Record(conn, config, institution, mail, std::move(outcome), now);
+  return Record(conn, config, institution, mail, std::move(outcome));
 }
 
 Status Mailer::Record(Store& conn, const Config& config, const InstitutionConfig& institution,
-                      const ClaimedMail& mail, SendOutcome outcome,
-                      std::chrono::system_clock::time_point now) {
+                      const ClaimedMail& mail, SendOutcome outcome) {
   // Store what the relay said (sent, deferred with backoff, failed) and log it.
   const InvitationConfig& inv = institution.invitations;
   const std::string where = institution.id + "/" + mail.student_id;
@@ -355,7 +343,7 @@ Status Mailer::Record(Store& conn, const Config& config, const InstitutionConfig
     outcome.reply = "gave up after " + std::to_string(mail.attempts) +
                     " attempts; last reply: " + outcome.reply;
   }
-  const std::string done_iso = Iso8601UtcMicros(Elapsed(now));
+  const std::string done_iso = Iso8601UtcMicros(clock_.Now());
   switch (outcome.kind) {
     case SendOutcome::Kind::kSent: {
       auto ok = MarkSent(conn, mail, options_.owner, done_iso, outcome.reply, inv.reminder_days);

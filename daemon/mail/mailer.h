@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/heartbeat.h"
 #include "common/log.h"
 #include "common/result.h"
@@ -41,6 +42,8 @@ struct MailerOptions {
   int pause_after_refusals = 5;
   const std::atomic<bool>* stop = nullptr;  // Set on shutdown: unsent claims are given back.
   Heartbeat* heartbeat = nullptr;           // Beaten per email, for the watchdog.
+  // Windows, limits, backoff, token expiry and leases all read it (tests pin it).
+  const Clock* clock = &SystemClock();
 };
 
 class Mailer {
@@ -48,10 +51,10 @@ class Mailer {
   Mailer(Database& database, Logger& log, std::unique_ptr<MailTransport> transport,
          std::unique_ptr<MailTemplates> templates, MailerOptions options);
 
-  // One round at `now`: everything due that the windows and limits allow. Returns the
+  // One round: everything due now that the windows and limits allow. Returns the
   // emails handed to the transport; kUnavailable when the database is unreachable (the
   // round is simply tried again).
-  Result<int> RunOnce(const Config& config, std::chrono::system_clock::time_point now);
+  Result<int> RunOnce(const Config& config);
 
   // Ends the transport's connection (QUIT).
   void Close();
@@ -77,42 +80,32 @@ class Mailer {
   };
 
   Result<int> RunInstitution(Store& conn, const Config& config,
-                             const InstitutionConfig& institution,
-                             std::chrono::system_clock::time_point now);
+                             const InstitutionConfig& institution);
   Result<ChunkResult> SendChunk(Store& conn, const Config& config,
-                                const InstitutionConfig& institution,
-                                std::chrono::system_clock::time_point now);
-  Status PrepareChunk(Store& conn, const InstitutionConfig& institution, Chunk& chunk,
-                      std::chrono::system_clock::time_point now);
-  Status KeepLeases(Store& conn, Chunk& chunk, size_t from,
-                    std::chrono::system_clock::time_point now);
+                                const InstitutionConfig& institution);
+  Status PrepareChunk(Store& conn, const InstitutionConfig& institution, Chunk& chunk);
+  Status KeepLeases(Store& conn, Chunk& chunk, size_t from);
   void ReleaseFrom(Store& conn, const Chunk& chunk, size_t from);
   Status SendOne(Store& conn, const Config& config, const InstitutionConfig& institution,
-                 const ClaimedMail& mail, const Chunk& chunk,
-                 std::chrono::system_clock::time_point now);
+                 const ClaimedMail& mail, const Chunk& chunk);
   Status Record(Store& conn, const Config& config, const InstitutionConfig& institution,
-                const ClaimedMail& mail, SendOutcome outcome,
-                std::chrono::system_clock::time_point now);
+                const ClaimedMail& mail, SendOutcome outcome);
   Status PauseIfRelayRefuses(Store& conn, const InstitutionConfig& institution,
                              const SendOutcome& outcome);
   bool Stopping() const { return options_.stop != nullptr && options_.stop->load(); }
-  // The round's `now` plus the time since the round began.
-  std::chrono::system_clock::time_point Elapsed(std::chrono::system_clock::time_point now) const;
 
   Database& database_;
   Logger& log_;
   std::unique_ptr<MailTransport> transport_;
   std::unique_ptr<MailTemplates> templates_;
   MailerOptions options_;
+  const Clock& clock_;
   // Raw tokens of emails whose delivery is uncertain or deferred, by outbox row, so that a
   // retry from this process carries the very same link. Never logged, never stored.
   std::map<int64_t, std::string> pending_tokens_;
   // Policy refusals in a row, per institution (reset by a delivered email).
   std::map<std::string, int> refusals_in_a_row_;
   bool paused_now_ = false;  // Record paused the institution: end its round.
-  // When the round began, on both clocks: an email's sent_at is the round's `now` plus the
-  // time elapsed, so the rate windows count real send times even with a pinned clock.
-  std::chrono::steady_clock::time_point round_started_;
 };
 
 // A Mailer for the config: the SMTP or maildir transport (reading the SMTP password from

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/sha256.h"
+#include "common/time_format.h"
 #include "daemon/mail/mailer.h"
 #include "daemon/store/batch_store.h"
 #include "daemon/store/conditions.h"
@@ -34,7 +35,7 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::hours;
 using std::chrono::seconds;
-using Clock = std::chrono::system_clock;
+using WallClock = std::chrono::system_clock;
 
 class MailerTest : public ::testing::Test {
  protected:
@@ -47,7 +48,7 @@ class MailerTest : public ::testing::Test {
     dir_ = pattern;
     // Two days from now, so that the students stored now are a day past due whatever their
     // documents; a minute is added near midnight so the 00:00-23:59 window holds all test.
-    pinned_ = Clock::now() + hours(48);
+    pinned_ = WallClock::now() + hours(48);
     if (UtcTm(pinned_).tm_hour == 23 && UtcTm(pinned_).tm_min >= 50)
       pinned_ += std::chrono::minutes(15);
   }
@@ -56,14 +57,14 @@ class MailerTest : public ::testing::Test {
     fs::remove_all(dir_, ignored);
   }
 
-  static std::tm UtcTm(Clock::time_point t) {
-    std::time_t seconds_since = Clock::to_time_t(t);
+  static std::tm UtcTm(WallClock::time_point t) {
+    std::time_t seconds_since = WallClock::to_time_t(t);
     std::tm tm{};
     ::gmtime_r(&seconds_since, &tm);
     return tm;
   }
   // "mon".."sun" of a UTC time point.
-  static std::string Weekday(Clock::time_point t) {
+  static std::string Weekday(WallClock::time_point t) {
     static const char* kDays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
     return kDays[UtcTm(t).tm_wday];
   }
@@ -111,8 +112,9 @@ class MailerTest : public ::testing::Test {
   // Stores `count` students (S1..), each with one diploma and so one invitation; with
   // personal addresses when asked.
   void Enrol(int count, bool personal = false) {
-    auto start = BeginBatch(*store_, "uni", Sha256Hex("batch"), "students.csv", "csv",
-                            RecordErrorPolicy::kAcceptValid, false);
+    auto start =
+        BeginBatch(*store_, {"uni", Sha256Hex("batch"), "students.csv", "csv",
+                             RecordErrorPolicy::kAcceptValid, false, Iso8601Utc(WallClock::now())});
     ASSERT_TRUE(start.ok()) << start.error().ToString();
     ChunkWriter writer(*store_, start->batch, "test", InviteMode::kInvitations);
     for (int i = 1; i <= count; ++i) {
@@ -144,10 +146,17 @@ class MailerTest : public ::testing::Test {
       return nullptr;
     }
     MailerOptions options;
+    options.clock = &clock_;
     options.owner = "test:" + std::to_string(::getpid());
     options.claim_size = claim_size;
     return std::make_unique<Mailer>(*database_, log_, std::move(transport).value(),
                                     std::move(templates).value(), options);
+  }
+
+  // One round of `mailer` with the clock at `now`.
+  Result<int> RunAt(mail::Mailer& mailer, WallClock::time_point now) {
+    clock_.Set(now);
+    return mailer.RunOnce(config_);
   }
 
   // What the server received, in order (whole lines only: it may be writing the last).
@@ -179,7 +188,8 @@ class MailerTest : public ::testing::Test {
   Logger log_;
   fs::path dir_;
   fs::path received_;
-  Clock::time_point pinned_;
+  WallClock::time_point pinned_;
+  PinnedClock clock_{WallClock::time_point{}};  // Set to the instant each round runs at.
   Config config_;
   std::unique_ptr<Database> database_;
   std::unique_ptr<Store> store_;
@@ -190,7 +200,7 @@ TEST_F(MailerTest, OneRoundSendsEverythingDueChunkAfterChunk) {
   ASSERT_NO_FATAL_FAILURE(Enrol(23));
   auto mailer = MakeMailer(5);  // Five chunks, the last one short.
   ASSERT_NE(mailer, nullptr);
-  auto sent = mailer->RunOnce(config_, pinned_);
+  auto sent = RunAt(*mailer, pinned_);
   ASSERT_TRUE(sent.ok()) << sent.error().ToString() << "\n" << log_text_.str();
   EXPECT_EQ(*sent, 23);
   std::vector<std::string> to = DeliveredTo();
@@ -208,7 +218,7 @@ TEST_F(MailerTest, OneRoundSendsEverythingDueChunkAfterChunk) {
   }
   EXPECT_EQ(links.size(), 23u);
   // Nothing is left: the next round sends nothing.
-  auto again = mailer->RunOnce(config_, pinned_ + seconds(1));
+  auto again = RunAt(*mailer, pinned_ + seconds(1));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*again, 0);
   mailer->Close();
@@ -220,9 +230,9 @@ TEST_F(MailerTest, TheRateLimitHoldsAcrossChunksAndRounds) {
   ASSERT_NO_FATAL_FAILURE(Enrol(20));
   auto mailer = MakeMailer(3);
   ASSERT_NE(mailer, nullptr);
-  EXPECT_EQ(*mailer->RunOnce(config_, pinned_), 7);
-  EXPECT_EQ(*mailer->RunOnce(config_, pinned_ + seconds(30)), 0) << "inside the same minute";
-  EXPECT_EQ(*mailer->RunOnce(config_, pinned_ + seconds(90)), 7);
+  EXPECT_EQ(*RunAt(*mailer, pinned_), 7);
+  EXPECT_EQ(*RunAt(*mailer, pinned_ + seconds(30)), 0) << "inside the same minute";
+  EXPECT_EQ(*RunAt(*mailer, pinned_ + seconds(90)), 7);
   EXPECT_EQ(DeliveredTo().size(), 14u);
   EXPECT_EQ(Counts().outbox["queued"], 6);
   mailer->Close();
@@ -238,10 +248,10 @@ TEST_F(MailerTest, NothingLeavesOutsideTheWindow) {
   ASSERT_NO_FATAL_FAILURE(Enrol(4));
   auto mailer = MakeMailer(500);
   ASSERT_NE(mailer, nullptr);
-  EXPECT_EQ(*mailer->RunOnce(config_, pinned_), 0);
+  EXPECT_EQ(*RunAt(*mailer, pinned_), 0);
   EXPECT_TRUE(Received().empty());
   EXPECT_EQ(Counts().outbox["queued"], 4) << "queued, waiting for the window";
-  EXPECT_EQ(*mailer->RunOnce(config_, pinned_ + hours(24)), 4);
+  EXPECT_EQ(*RunAt(*mailer, pinned_ + hours(24)), 4);
   EXPECT_EQ(DeliveredTo().size(), 4u);
   mailer->Close();
 }
@@ -251,10 +261,10 @@ TEST_F(MailerTest, A4xxWaitsForItsBackoffThenGoesOnce) {
   ASSERT_NO_FATAL_FAILURE(Enrol(1));
   auto mailer = MakeMailer(500);
   ASSERT_NE(mailer, nullptr);
-  EXPECT_EQ(*mailer->RunOnce(config_, pinned_), 1);
+  EXPECT_EQ(*RunAt(*mailer, pinned_), 1);
   EXPECT_EQ(Counts().outbox["deferred"], 1);
-  EXPECT_EQ(*mailer->RunOnce(config_, pinned_ + seconds(30)), 0) << "retried before 60 s";
-  EXPECT_EQ(*mailer->RunOnce(config_, pinned_ + seconds(120)), 1);
+  EXPECT_EQ(*RunAt(*mailer, pinned_ + seconds(30)), 0) << "retried before 60 s";
+  EXPECT_EQ(*RunAt(*mailer, pinned_ + seconds(120)), 1);
   auto received = Received();
   ASSERT_EQ(received.size(), 2u);
   EXPECT_EQ(received[0]["code"], 451);
@@ -269,9 +279,9 @@ TEST_F(MailerTest, ARefusedInstitutionalAddressIsReroutedToThePersonalOne) {
   ASSERT_NO_FATAL_FAILURE(Enrol(1, /*personal=*/true));
   auto mailer = MakeMailer(500);
   ASSERT_NE(mailer, nullptr);
-  EXPECT_EQ(*mailer->RunOnce(config_, pinned_), 1);
+  EXPECT_EQ(*RunAt(*mailer, pinned_), 1);
   EXPECT_EQ(Counts().outbox["failed"], 1);
-  EXPECT_EQ(*mailer->RunOnce(config_, pinned_ + seconds(1)), 1);
+  EXPECT_EQ(*RunAt(*mailer, pinned_ + seconds(1)), 1);
   EXPECT_EQ(DeliveredTo(), std::vector<std::string>{"s1@home.example"});
   EXPECT_EQ(Counts().invitations["sent"], 1);
   mailer->Close();
@@ -283,13 +293,13 @@ TEST_F(MailerTest, ARelayRefusingEverythingPausesTheInstitution) {
   auto mailer = MakeMailer(500);
   ASSERT_NE(mailer, nullptr);
   // Five refusals in a row that are not about the address: the rest is given back.
-  EXPECT_EQ(*mailer->RunOnce(config_, pinned_), 5);
+  EXPECT_EQ(*RunAt(*mailer, pinned_), 5);
   EXPECT_EQ(Counts().outbox["failed"], 5);
   EXPECT_EQ(Counts().outbox["queued"], 3);
   auto paused = HasCondition(*store_, "uni", ConditionKind::kMailPaused);
   ASSERT_TRUE(paused.ok());
   EXPECT_TRUE(*paused);
-  EXPECT_EQ(*mailer->RunOnce(config_, pinned_ + seconds(1)), 0) << "sent while paused";
+  EXPECT_EQ(*RunAt(*mailer, pinned_ + seconds(1)), 0) << "sent while paused";
   EXPECT_EQ(Received().size(), 5u);
   mailer->Close();
 }

@@ -12,6 +12,7 @@
 
 #include "common/hex.h"
 #include "common/sha256.h"
+#include "common/time_format.h"
 #include "common/unique_fd.h"
 #include "daemon/pipeline/record_identity.h"
 #include "daemon/store/batch_store.h"
@@ -25,10 +26,8 @@ namespace {
 // were; the database keeps them all under accept_valid.
 constexpr size_t kMaxErrorsInMemory = 100000;
 
-std::string TodayUtc() {
-  std::string now = NowIso8601();
-  return now.substr(0, 10);
-}
+const std::string kWholeFileRejected =
+    "rejected as a whole: this institution accepts a file only when every record is valid";
 
 InviteMode InviteModeFor(const InstitutionConfig& institution) {
   if (!institution.invitations.enabled) return InviteMode::kNone;
@@ -289,8 +288,20 @@ Result<std::string> Sha256OfFile(const std::string& path) {
 }
 
 BatchProcessor::BatchProcessor(Database* database, Logger& log, ProcessOptions options)
-    : database_(database), log_(log), options_(std::move(options)) {
-  if (options_.today.empty()) options_.today = TodayUtc();
+    : database_(database), log_(log), options_(std::move(options)) {}
+
+ArrivingFile BatchProcessor::Arriving(const ProcessInput& input) const {
+  return {input.institution->id,
+          input.sha256,
+          input.display_name,
+          FormatName(input.format),
+          input.institution->on_record_error,
+          input.resuming,
+          Iso8601Utc(options_.clock->Now())};
+}
+
+std::string BatchProcessor::Today() const {
+  return options_.today.empty() ? options_.clock->NowIso8601().substr(0, 10) : options_.today;
 }
 
 Result<BatchReport> BatchProcessor::DryRun(const ProcessInput& input) {
@@ -298,8 +309,8 @@ Result<BatchReport> BatchProcessor::DryRun(const ProcessInput& input) {
   const ImporterEntry* entry = &FindImporter(*input.format);
   BatchReport report = BaseReport(input);
   report.dry_run = true;
-  report.received_at = NowIso8601();
-  ValidationOptions validation{options_.today, input.format != Format::kPesc,
+  report.received_at = options_.clock->NowIso8601();
+  ValidationOptions validation{Today(), input.format != Format::kPesc,
                                input.institution->default_locale};
   ValidatingSink sink(validation, true, true, options_, input.display_name);
   std::unique_ptr<Importer> importer = entry->make({input.institution->csv});
@@ -307,21 +318,20 @@ Result<BatchReport> BatchProcessor::DryRun(const ProcessInput& input) {
   report.counts = sink.counts;
   report.errors = std::move(sink.errors);
   report.warnings = std::move(sink.warnings);
-  report.finished_at = NowIso8601();
+  report.finished_at = options_.clock->NowIso8601();
   if (!read) {
-    report.status = "rejected";
+    report.status = BatchStatus::kRejected;
     report.reason = read.error().ToString();
     report.counts.accepted = 0;
   } else if (input.institution->on_record_error == RecordErrorPolicy::kRejectFile &&
              report.counts.rejected > 0) {
-    report.status = "rejected";
-    report.reason =
-        "rejected as a whole: this institution accepts a file only when every "
-        "record is valid" +
-        MoreErrorsNote(sink.errors_not_kept);
+    report.status = BatchStatus::kRejected;
+    report.reason = kWholeFileRejected + MoreErrorsNote(sink.errors_not_kept);
     report.counts.accepted = 0;
   } else {
-    report.status = report.counts.accepted == 0 && report.counts.rejected > 0 ? "rejected" : "done";
+    report.status = report.counts.accepted == 0 && report.counts.rejected > 0
+                        ? BatchStatus::kRejected
+                        : BatchStatus::kDone;
     if (sink.errors_not_kept > 0) report.reason = MoreErrorsNote(sink.errors_not_kept);
   }
   return report;
@@ -329,9 +339,9 @@ Result<BatchReport> BatchProcessor::DryRun(const ProcessInput& input) {
 
 Result<BatchReport> BatchProcessor::Reject(const ProcessInput& input, const std::string& reason) {
   BatchReport report = BaseReport(input);
-  report.status = "rejected";
+  report.status = BatchStatus::kRejected;
   report.reason = reason;
-  report.received_at = NowIso8601();
+  report.received_at = options_.clock->NowIso8601();
   if (database_ == nullptr) {
     report.dry_run = true;
     report.finished_at = report.received_at;
@@ -339,186 +349,206 @@ Result<BatchReport> BatchProcessor::Reject(const ProcessInput& input, const std:
   }
   auto conn = database_->Connect();
   if (!conn) return conn.error();
-  auto start =
-      BeginBatch(**conn, input.institution->id, input.sha256, input.display_name,
-                 FormatName(input.format), input.institution->on_record_error, input.resuming);
+  auto start = BeginBatch(**conn, Arriving(input));
   if (!start) return start.error();
   report.batch_id = start->batch.id;
   report.received_at = start->batch.received_at;
   if (start->kind == BatchStart::Kind::kDuplicate) {
-    report.status = "duplicate";
+    report.status = BatchStatus::kDuplicate;
     report.duplicate_of = start->original.id;
     report.reason = "duplicate of batch " + std::to_string(start->original.id) + " (" +
-                    start->original.status + "): " + reason;
+                    std::string(kBatchStatuses.Name(start->original.status)) + "): " + reason;
   } else if (start->kind != BatchStart::Kind::kAlreadyFinished) {
-    if (Status s = FinishBatch(**conn, start->batch.id, "rejected", reason, options_.actor); !s) {
+    if (Status s =
+            FinishBatch(**conn, start->batch.id, BatchStatus::kRejected, reason, options_.actor);
+        !s) {
       return s.error();
     }
   }
-  report.finished_at = NowIso8601();
+  report.finished_at = options_.clock->NowIso8601();
   return report;
 }
 
+// One file's batch on its way through Process: the connection, what BeginBatch found, and
+// the report filled in as it goes.
+struct BatchProcessor::Run {
+  const ProcessInput& input;
+  const InstitutionConfig& institution;
+  const ImporterEntry& importer;
+  Store& conn;
+  BatchStart start;
+  BatchReport report;
+  ValidationOptions validation;
+
+  bool reject_file() const { return institution.on_record_error == RecordErrorPolicy::kRejectFile; }
+  Status Read(RecordSink& sink) const {
+    return importer.make({institution.csv})->Read({input.path, input.display_name, input.fd}, sink);
+  }
+};
+
 Result<BatchReport> BatchProcessor::Process(const ProcessInput& input) {
+  // Find or start the file's batch (one importer per content, across processes); a new or
+  // resumed batch is then read twice: checked, then stored.
   if (database_ == nullptr) return DryRun(input);
   if (!input.format) return MakeError(ErrorCode::kUsage, "unknown format", input.display_name);
-  const ImporterEntry* entry = &FindImporter(*input.format);
   const InstitutionConfig& institution = *input.institution;
-  const bool reject_file = institution.on_record_error == RecordErrorPolicy::kRejectFile;
-
-  auto conn_result = database_->Connect();
-  if (!conn_result) return conn_result.error();
-  Store& conn = **conn_result;
-  // One importer per content at a time, across processes (released with the connection).
-  if (Status locked = LockBatchContent(conn, institution.id, input.sha256); !locked) {
+  auto conn = database_->Connect();
+  if (!conn) return conn.error();
+  if (Status locked = LockBatchContent(**conn, institution.id, input.sha256); !locked) {
     return locked.error();
   }
-
-  auto start = BeginBatch(conn, institution.id, input.sha256, input.display_name,
-                          FormatName(input.format), institution.on_record_error, input.resuming);
+  auto start = BeginBatch(**conn, Arriving(input));
   if (!start) return start.error();
-  BatchReport report = BaseReport(input);
-  report.batch_id = start->batch.id;
-  report.received_at = start->batch.received_at;
-
-  auto finish_report = [&](int64_t batch_id) -> Result<BatchReport> {
-    auto row = LoadBatch(conn, batch_id);
-    if (!row) return row.error();
-    auto errors = LoadBatchErrors(conn, batch_id);
-    if (!errors) return errors.error();
-    report.status = row->status;
-    report.counts = row->counts;
-    if (report.reason.empty()) report.reason = row->error_message;
-    report.finished_at = NowIso8601();
-    for (StoredRecordError& e : *errors) {
-      (e.warning ? report.warnings : report.errors).push_back(std::move(e.error));
-    }
-    return report;
-  };
-
-  switch (start->kind) {
-    case BatchStart::Kind::kDuplicate: {
-      const BatchRow& original = start->original;
-      report.status = "duplicate";
-      report.duplicate_of = original.id;
-      report.counts = start->batch.counts;
-      report.reason = "duplicate: the same content was received as batch " +
-                      std::to_string(original.id) + " ('" + original.file_name + "', " +
-                      original.received_at + ", " + original.status +
-                      "); nothing was stored again and no email will be sent";
-      report.finished_at = NowIso8601();
-      log_.Info("batch.duplicate", {{"file", input.display_name},
-                                    {"batch", std::to_string(start->batch.id)},
-                                    {"duplicate_of", std::to_string(original.id)}});
-      return report;
-    }
+  Run run{input,
+          institution,
+          FindImporter(*input.format),
+          **conn,
+          std::move(start).value(),
+          BaseReport(input),
+          {Today(), input.format != Format::kPesc, institution.default_locale}};
+  run.report.batch_id = run.start.batch.id;
+  run.report.received_at = run.start.batch.received_at;
+  const std::string batch_id = std::to_string(run.start.batch.id);
+  switch (run.start.kind) {
+    case BatchStart::Kind::kDuplicate:
+      return DuplicateReport(run);
     case BatchStart::Kind::kAlreadyFinished:
-      log_.Info("batch.already_finished",
-                {{"file", input.display_name}, {"batch", std::to_string(start->batch.id)}});
-      return finish_report(start->batch.id);
+      log_.Info("batch.already_finished", {{"file", input.display_name}, {"batch", batch_id}});
+      return FinishReport(run);
     case BatchStart::Kind::kResume:
       log_.Info("batch.resume",
                 {{"file", input.display_name},
-                 {"batch", std::to_string(start->batch.id)},
-                 {"records_processed", std::to_string(start->batch.records_processed)}});
+                 {"batch", batch_id},
+                 {"records_processed", std::to_string(run.start.batch.records_processed)}});
       break;
     case BatchStart::Kind::kNew:
       log_.Info("batch.start", {{"file", input.display_name},
-                                {"batch", std::to_string(start->batch.id)},
+                                {"batch", batch_id},
                                 {"format", FormatName(input.format)}});
       break;
   }
+  return CheckAndStore(run);
+}
 
-  ValidationOptions validation{options_.today, input.format != Format::kPesc,
-                               input.institution->default_locale};
-
-  // Pass 1: parse and validate without storing.
-  const ProcessOptions& first_pass = options_;
-  ProcessOptions check_options = first_pass;
+Result<BatchReport> BatchProcessor::CheckAndStore(Run& run) {
+  // Pass 1 parses and validates without storing, so a file broken as a whole, or one a
+  // reject_file institution refuses, stores nothing; pass 2 stores in chunks.
+  const std::string& shown = run.input.display_name;
+  ProcessOptions check_options = options_;
   check_options.on_accepted = nullptr;
-  ValidatingSink check(validation, reject_file, false, check_options, input.display_name);
-  Status read =
-      entry->make({institution.csv})->Read({input.path, input.display_name, input.fd}, check);
-  if (options_.stop != nullptr && options_.stop->load()) {
-    return MakeError(ErrorCode::kUnavailable, "stopped before the file was stored",
-                     input.display_name);
+  ValidatingSink check(run.validation, run.reject_file(), false, check_options, shown);
+  Status read = run.Read(check);
+  if (Stopping()) {
+    return MakeError(ErrorCode::kUnavailable, "stopped before the file was stored", shown);
   }
-
-  auto reject = [&](const std::string& reason, const std::vector<RecordError>& errors,
-                    const std::vector<RecordError>& warnings,
-                    BatchCounts counts) -> Result<BatchReport> {
-    ChunkWriter writer(conn, start->batch, options_.actor);
-    for (const RecordError& e : errors) writer.AddError(e, false);
-    for (const RecordError& w : warnings) writer.AddError(w, true);
-    const BatchCounts& already = start->batch.counts;
-    auto committed = writer.Commit(counts.total, counts.total - already.total,
-                                   counts.rejected - already.rejected);
-    if (!committed) return committed.error();
-    if (Status s = FinishBatch(conn, start->batch.id, "rejected", reason, options_.actor); !s) {
-      return s.error();
-    }
-    log_.Warn("batch.rejected", {{"file", input.display_name},
-                                 {"batch", std::to_string(start->batch.id)},
-                                 {"reason", reason}});
-    return finish_report(start->batch.id);
-  };
-
   if (!read) {
-    return reject(read.error().ToString(), check.errors, check.warnings,
-                  BatchCounts{check.counts.total, 0, check.counts.rejected, 0});
+    return RejectBatch(run, read.error().ToString(), check.errors, check.warnings,
+                       BatchCounts{check.counts.total, 0, check.counts.rejected, 0});
   }
-  if (reject_file && check.counts.rejected > 0) {
-    return reject(
-        "rejected as a whole: this institution accepts a file only when every record "
-        "is valid" +
-            MoreErrorsNote(check.errors_not_kept),
-        check.errors, check.warnings, check.counts);
+  if (run.reject_file() && check.counts.rejected > 0) {
+    return RejectBatch(run, kWholeFileRejected + MoreErrorsNote(check.errors_not_kept),
+                       check.errors, check.warnings, check.counts);
   }
 
-  // Pass 2: store. Under reject_file, the whole file is one transaction.
-  StoringSink store(conn, start->batch, institution, validation, options_,
-                    reject_file ? 0 : options_.chunk_size, input.display_name);
-  Status second =
-      entry->make({institution.csv})->Read({input.path, input.display_name, input.fd}, store);
+  // Under reject_file, the whole file is one transaction.
+  StoringSink store(run.conn, run.start.batch, run.institution, run.validation, options_,
+                    run.reject_file() ? 0 : options_.chunk_size, shown);
+  Status second = run.Read(store);
   if (Status s = store.Finish(); !s) return s.error();
-  if (reject_file && store.duplicates_in_file() > 0) {
+  if (run.reject_file() && store.duplicates_in_file() > 0) {
     // The store saw a repeated credential that validation alone cannot see, and rolled the
     // file back; read once more with duplicate detection in memory to list every problem.
-    ValidatingSink again(validation, true, true, check_options, input.display_name);
-    if (Status reread =
-            entry->make({institution.csv})->Read({input.path, input.display_name, input.fd}, again);
-        !reread) {
-      return reread.error();
-    }
-    return reject(
-        "rejected as a whole: this institution accepts a file only when every record "
-        "is valid" +
-            MoreErrorsNote(again.errors_not_kept),
-        again.errors, again.warnings, again.counts);
+    ValidatingSink again(run.validation, true, true, check_options, shown);
+    if (Status reread = run.Read(again); !reread) return reread.error();
+    return RejectBatch(run, kWholeFileRejected + MoreErrorsNote(again.errors_not_kept),
+                       again.errors, again.warnings, again.counts);
   }
   if (!second) return second.error();  // The bytes changed between passes: a bug or tampering.
-  if (options_.stop != nullptr && options_.stop->load()) {
+  if (Stopping()) {
     return MakeError(ErrorCode::kUnavailable, "stopped; the rest of the file is resumed at start",
-                     input.display_name);
+                     shown);
   }
+  return CloseBatch(run);
+}
 
-  auto row = LoadBatch(conn, start->batch.id);
-  if (!row) return row.error();
-  std::string status =
-      row->counts.accepted == 0 && row->counts.duplicates == 0 && row->counts.rejected > 0
-          ? "rejected"
-          : "done";
-  std::string reason = status == "rejected" ? "no record in this file could be accepted" : "";
-  if (Status s = FinishBatch(conn, start->batch.id, status, reason, options_.actor); !s) {
+Result<BatchReport> BatchProcessor::DuplicateReport(Run& run) {
+  // Nothing is stored again: the report points at the batch that first brought the bytes.
+  const BatchRow& original = run.start.original;
+  BatchReport& report = run.report;
+  report.status = BatchStatus::kDuplicate;
+  report.duplicate_of = original.id;
+  report.counts = run.start.batch.counts;
+  report.reason = "duplicate: the same content was received as batch " +
+                  std::to_string(original.id) + " ('" + original.file_name + "', " +
+                  original.received_at + ", " + std::string(kBatchStatuses.Name(original.status)) +
+                  "); nothing was stored again and no email will be sent";
+  report.finished_at = options_.clock->NowIso8601();
+  log_.Info("batch.duplicate", {{"file", run.input.display_name},
+                                {"batch", std::to_string(run.start.batch.id)},
+                                {"duplicate_of", std::to_string(original.id)}});
+  return report;
+}
+
+Result<BatchReport> BatchProcessor::RejectBatch(Run& run, const std::string& reason,
+                                                const std::vector<RecordError>& errors,
+                                                const std::vector<RecordError>& warnings,
+                                                BatchCounts counts) {
+  // Stores the file's errors (and no record) and closes the batch as rejected.
+  ChunkWriter writer(run.conn, run.start.batch, options_.actor);
+  for (const RecordError& e : errors) writer.AddError(e, false);
+  for (const RecordError& w : warnings) writer.AddError(w, true);
+  const BatchCounts& already = run.start.batch.counts;
+  auto committed =
+      writer.Commit(counts.total, counts.total - already.total, counts.rejected - already.rejected);
+  if (!committed) return committed.error();
+  if (Status s =
+          FinishBatch(run.conn, run.start.batch.id, BatchStatus::kRejected, reason, options_.actor);
+      !s) {
     return s.error();
   }
-  log_.Info("batch.finished", {{"file", input.display_name},
-                               {"batch", std::to_string(start->batch.id)},
-                               {"status", status},
+  log_.Warn("batch.rejected", {{"file", run.input.display_name},
+                               {"batch", std::to_string(run.start.batch.id)},
+                               {"reason", reason}});
+  return FinishReport(run);
+}
+
+Result<BatchReport> BatchProcessor::CloseBatch(Run& run) {
+  // Every record is stored or rejected: done, or rejected when not one was accepted.
+  auto row = LoadBatch(run.conn, run.start.batch.id);
+  if (!row) return row.error();
+  const BatchStatus status =
+      row->counts.accepted == 0 && row->counts.duplicates == 0 && row->counts.rejected > 0
+          ? BatchStatus::kRejected
+          : BatchStatus::kDone;
+  std::string reason =
+      status == BatchStatus::kRejected ? "no record in this file could be accepted" : "";
+  if (Status s = FinishBatch(run.conn, run.start.batch.id, status, reason, options_.actor); !s) {
+    return s.error();
+  }
+  log_.Info("batch.finished", {{"file", run.input.display_name},
+                               {"batch", std::to_string(run.start.batch.id)},
+                               {"status", std::string(kBatchStatuses.Name(status))},
                                {"accepted", std::to_string(row->counts.accepted)},
                                {"rejected", std::to_string(row->counts.rejected)},
                                {"duplicates", std::to_string(row->counts.duplicates)}});
-  return finish_report(start->batch.id);
+  return FinishReport(run);
+}
+
+Result<BatchReport> BatchProcessor::FinishReport(Run& run) {
+  // The report as the database has the batch: its status, counts, errors and warnings.
+  auto row = LoadBatch(run.conn, run.start.batch.id);
+  if (!row) return row.error();
+  auto errors = LoadBatchErrors(run.conn, run.start.batch.id);
+  if (!errors) return errors.error();
+  BatchReport& report = run.report;
+  report.status = row->status;
+  report.counts = row->counts;
+  if (report.reason.empty()) report.reason = row->error_message;
+  report.finished_at = options_.clock->NowIso8601();
+  for (StoredRecordError& e : *errors) {
+    (e.warning ? report.warnings : report.errors).push_back(std::move(e.error));
+  }
+  return report;
 }
 
 }  // namespace credd

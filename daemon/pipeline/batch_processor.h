@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 
+#include "common/clock.h"
 #include "common/heartbeat.h"
 #include "common/log.h"
 #include "common/result.h"
@@ -27,7 +28,9 @@ namespace credd {
 struct ProcessOptions {
   int chunk_size = 500;         // Records per transaction under accept_valid.
   std::string actor = "credd";  // Who stores, for audit events.
-  std::string today;            // ISO date for "issued_on is in the future"; empty = today (UTC).
+  // The clock reports and "issued_on is in the future" read (tests pin it).
+  const Clock* clock = &SystemClock();
+  std::string today;  // ISO date for "issued_on is in the future"; empty = the clock's (UTC).
   const std::atomic<bool>* stop = nullptr;  // Set on shutdown: finish the chunk and return.
   Heartbeat* heartbeat = nullptr;           // Beaten per record, for the watchdog.
   // When set, a record the document fonts cannot print (or of a kind with no template) is
@@ -75,6 +78,19 @@ class BatchProcessor {
  private:
   Database* database_;
   Logger& log_;
+  struct Run;  // One file's batch on its way through; see batch_processor.cpp.
+  Result<BatchReport> CheckAndStore(Run& run);
+  Result<BatchReport> DuplicateReport(Run& run);
+  Result<BatchReport> RejectBatch(Run& run, const std::string& reason,
+                                  const std::vector<RecordError>& errors,
+                                  const std::vector<RecordError>& warnings, BatchCounts counts);
+  Result<BatchReport> CloseBatch(Run& run);
+  Result<BatchReport> FinishReport(Run& run);
+  bool Stopping() const { return options_.stop != nullptr && options_.stop->load(); }
+  ArrivingFile Arriving(const ProcessInput& input) const;
+  // The date a record's issued_on may not pass: asked per file, as the daemon runs for days.
+  std::string Today() const;
+
   ProcessOptions options_;
 };
 

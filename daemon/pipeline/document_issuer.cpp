@@ -50,7 +50,7 @@ Result<IssuedDocument> DocumentIssuer::Issue(const InstitutionConfig& institutio
                                              const std::string& record_ref) const {
   IssuedDocument doc;
   doc.public_id = NewUuid();
-  auto now = options_.now();
+  auto now = options_.clock->Now();
   doc.issued_at = Iso8601Utc(now);
   std::string pdf = source_pdf;
   if (pdf.empty()) {

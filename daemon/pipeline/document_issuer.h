@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 
+#include "common/clock.h"
 #include "common/heartbeat.h"
 #include "common/log.h"
 #include "common/result.h"
@@ -25,10 +26,7 @@ namespace credd {
 
 struct IssuerOptions {
   std::string actor = "credd";
-  // The clock, injected so tests and dry runs can pin it.
-  std::function<std::chrono::system_clock::time_point()> now = [] {
-    return std::chrono::system_clock::now();
-  };
+  const Clock* clock = &SystemClock();  // Stamps issued_at and the signing time.
   // RFC 3161 timestamps (PAdES B-T); empty = B-B.
   sign::TimestampCallback timestamp;
   Heartbeat* heartbeat = nullptr;  // Beaten per document, for the watchdog.

@@ -34,7 +34,10 @@ std::string ReadyCheckName(ReadyCheck check) {
 }  // namespace
 
 FileIntake::FileIntake(Database& database, Logger& log, ProcessOptions options)
-    : database_(database), log_(log), processor_(&database, log, std::move(options)) {}
+    : database_(database),
+      log_(log),
+      clock_(*options.clock),
+      processor_(&database, log, std::move(options)) {}
 
 void FileIntake::FolderFailed(const InstitutionConfig& institution, const std::string& problem) {
   // Every failure is logged at error level; the condition is recorded once per episode.
@@ -60,6 +63,7 @@ Status FileIntake::TakeIncoming(const Config& config, const InstitutionConfig& i
   const std::string dir = config.DropDirFor(institution);
   ClaimOptions options;
   options.settle_time = std::chrono::seconds(config.settle_seconds);
+  options.clock = &clock_;
   ClaimResult claim = ClaimFile(dir, name, options);
   switch (claim.kind) {
     case ClaimResult::Kind::kGone:
@@ -95,9 +99,9 @@ Status FileIntake::Refuse(const std::string& dir, const InstitutionConfig& insti
   BatchReport report;
   report.file = NameAsText(name);
   report.institution_id = institution.id;
-  report.status = "rejected";
+  report.status = BatchStatus::kRejected;
   report.reason = reason;
-  report.received_at = report.finished_at = NowIso8601();
+  report.received_at = report.finished_at = clock_.NowIso8601();
   return MoveWithReport(dir, from, name, preferred_name, std::move(report));
 }
 
@@ -194,11 +198,11 @@ Status FileIntake::ImportClaimed(const std::string& dir, const InstitutionConfig
     failed.institution_id = institution.id;
     failed.sha256 = sha256 ? *sha256 : "";
     failed.format = FormatName(input.format);
-    failed.status = "rejected";
+    failed.status = BatchStatus::kRejected;
     failed.reason = "credd could not finish this file: " + report.error().ToString() +
                     ". Records stored before the error stay stored; drop the same file again "
                     "to resume it once the cause is fixed.";
-    failed.received_at = failed.finished_at = NowIso8601();
+    failed.received_at = failed.finished_at = clock_.NowIso8601();
     report = std::move(failed);
   }
   report->ready_check = ReadyCheckName(ready_check);
@@ -220,7 +224,7 @@ Status FileIntake::ImportClaimed(const std::string& dir, const InstitutionConfig
 Status FileIntake::MoveWithReport(const std::string& dir, const std::string& from,
                                   const std::string& name, const std::string& preferred_name,
                                   BatchReport report) {
-  const std::string to = report.status == "rejected" ? "rejected" : "done";
+  const std::string to = report.status == BatchStatus::kRejected ? "rejected" : "done";
   const std::string folder = dir + "/" + to;
   const std::string file_text = report.file;
   // The reports are written under the name the file will have, before it moves: a crash in
@@ -246,7 +250,7 @@ Status FileIntake::MoveWithReport(const std::string& dir, const std::string& fro
   }
   log_.Info("intake.reported", {{"institution", report.institution_id},
                                 {"file", NameAsText(*moved)},
-                                {"status", report.status},
+                                {"status", std::string(kBatchStatuses.Name(report.status))},
                                 {"folder", to}});
   return Status::Ok();
 }

@@ -72,6 +72,7 @@ class FileIntake {
 
   Database& database_;
   Logger& log_;
+  const Clock& clock_;
   BatchProcessor processor_;
   IssuingPipeline* issuing_ = nullptr;
   std::set<std::string> failing_folders_;  // Institutions with a recorded folder problem.

@@ -24,6 +24,7 @@ IssuingPipeline::IssuingPipeline(Logger& log, std::vector<SigningSetup> setups,
     : log_(log), options_(std::move(options)), setups_(std::move(setups)) {
   for (SigningSetup& setup : setups_) {
     IssuerOptions issuer_options = IssuerOptionsFor(setup, options_.actor);
+    issuer_options.clock = options_.clock;
     issuer_options.heartbeat = options_.heartbeat;
     issuers_.push_back(std::make_unique<DocumentIssuer>(log_, *setup.renderer, *setup.key,
                                                         std::move(issuer_options)));
@@ -92,7 +93,7 @@ Result<std::unique_ptr<IssuingPipeline::InFlight>> IssuingPipeline::Claim(
   in_flight->institution = &institution;
   in_flight->made.resize(in_flight->chunk->credentials().size());
   in_flight->remaining = in_flight->made.size();
-  in_flight->claimed_at = std::chrono::steady_clock::now();
+  in_flight->claimed_at = options_.clock->Steady();
   return in_flight;
 }
 
@@ -164,7 +165,7 @@ Result<int> IssuingPipeline::Commit(InFlight& chunk) {
                                    {"document", documents[i].public_id},
                                    {"credential", std::to_string(documents[i].credential)}});
   }
-  const auto elapsed = std::chrono::steady_clock::now() - chunk.claimed_at;
+  const auto elapsed = options_.clock->Steady() - chunk.claimed_at;
   log_.Info("documents.chunk_stored",
             {{"institution", institution.id},
              {"documents", std::to_string(documents.size())},

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/heartbeat.h"
 #include "common/log.h"
 #include "common/result.h"
@@ -33,6 +34,7 @@ struct IssuingOptions {
   std::string actor = "credd";              // Who issues, for audit events.
   Heartbeat* heartbeat = nullptr;           // Beaten per document, for the watchdog.
   const std::atomic<bool>* stop = nullptr;  // Set on shutdown: finish the chunks in flight.
+  const Clock* clock = &SystemClock();      // Stamps documents; times the chunks.
 };
 
 class IssuingPipeline {

@@ -90,15 +90,13 @@ Result<bool> WriteAtomically(int dir_fd, const std::string& dir, const std::stri
 
 }  // namespace
 
-std::string NowIso8601() { return Iso8601Utc(std::chrono::system_clock::now()); }
-
 nlohmann::json ReportJson(const BatchReport& r) {
   nlohmann::json j = {
       {"file", r.file},
       {"institution", r.institution_id},
       {"sha256", r.sha256},
       {"format", r.format},
-      {"status", r.status},
+      {"status", kBatchStatuses.Name(r.status)},
       {"dry_run", r.dry_run},
       {"received_at", r.received_at},
       {"finished_at", r.finished_at},
@@ -134,7 +132,7 @@ std::string ReportText(const BatchReport& r) {
   out += "Institution: " + r.institution_id + "\n";
   if (!r.sha256.empty()) out += "SHA-256:     " + r.sha256 + "\n";
   if (!r.format.empty()) out += "Format:      " + r.format + "\n";
-  out += "Status:      " + r.status + "\n";
+  out += "Status:      " + std::string(kBatchStatuses.Name(r.status)) + "\n";
   if (r.batch_id != 0) out += "Batch:       " + std::to_string(r.batch_id) + "\n";
   if (!r.received_at.empty()) out += "Received:    " + r.received_at + "\n";
   if (!r.finished_at.empty()) out += "Finished:    " + r.finished_at + "\n";

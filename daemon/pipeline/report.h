@@ -21,9 +21,9 @@ struct BatchReport {
   std::string report_for;  // Set when the reports' own name is shortened: the file's name.
   std::string ready_check = "lease";  // How it was judged finished: lease or settle_time.
   std::string institution_id;
-  std::string sha256;    // Empty for refused non-regular files.
-  std::string format;    // csv, pesc, pdf-manifest, or "" when never identified.
-  std::string status;    // done, rejected, duplicate.
+  std::string sha256;                       // Empty for refused non-regular files.
+  std::string format;                       // csv, pesc, pdf-manifest, or "" when never identified.
+  BatchStatus status = BatchStatus::kDone;  // done, rejected or duplicate.
   std::string reason;    // Why the whole file was rejected, or what it duplicates.
   int64_t batch_id = 0;  // 0 when no batch was recorded (dry run, refused file).
   int64_t duplicate_of = 0;
@@ -60,8 +60,5 @@ std::string ReportBaseName(const std::string& name);
 enum class ReportSlot { kFree, kOurs, kTaken };
 Result<ReportSlot> ReportsAreFor(const std::string& dir, const std::string& name,
                                  const BatchReport& report);
-
-// Current time as ISO 8601 UTC ("2026-11-28T19:00:00Z").
-std::string NowIso8601();
 
 }  // namespace credd

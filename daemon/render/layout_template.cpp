@@ -1,10 +1,14 @@
-// YAML loading (yaml-cpp), strict about keys, and the two text helpers templates need.
+// Layout templates read with the strict YAML reader (common/yaml_reader.h), and the two
+// text helpers templates need.
 #include "daemon/render/layout_template.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
-#include <set>
+#include <array>
+#include <fstream>
+#include <iterator>
+#include <string_view>
+
+#include "common/yaml_reader.h"
 
 namespace credd::render {
 namespace {
@@ -12,72 +16,37 @@ namespace {
 constexpr double kPointsPerMm = 72.0 / 25.4;
 const std::vector<std::string> kLocales = {"en", "fr"};
 
-Error ConfigError(const std::string& path, const std::string& message) {
-  return MakeError(ErrorCode::kConfig, message, path);
-}
+constexpr std::array<std::string_view, 2> kPageSizes = {"letter", "a4"};
+constexpr std::array<std::string_view, 2> kOrientations = {"portrait", "landscape"};
 
-// Every key of `node` must be in `allowed`; returns the first stranger.
-std::string UnknownKey(const YAML::Node& node, const std::set<std::string>& allowed) {
-  for (const auto& item : node) {
-    std::string key = item.first.as<std::string>();
-    if (allowed.count(key) == 0) return key;
-  }
-  return {};
-}
-
-Status ReadPage(const YAML::Node& page, LayoutTemplate& layout) {
-  if (!page.IsMap()) return ConfigError(layout.path, "page: must be a map");
-  if (auto key = UnknownKey(page, {"size", "orientation", "margin_mm"}); !key.empty()) {
-    return ConfigError(layout.path, "page." + key + ": unknown key");
-  }
-  std::string size = page["size"] ? page["size"].as<std::string>() : "letter";
-  if (size == "letter") {
-    layout.page_width = 612;
-    layout.page_height = 792;
-  } else if (size == "a4") {
-    layout.page_width = 595.28;
-    layout.page_height = 841.89;
-  } else {
-    return ConfigError(layout.path, "page.size: '" + size + "' is not letter or a4");
-  }
-  std::string orientation =
-      page["orientation"] ? page["orientation"].as<std::string>() : "portrait";
-  if (orientation == "landscape") {
-    std::swap(layout.page_width, layout.page_height);
-  } else if (orientation != "portrait") {
-    return ConfigError(layout.path,
-                       "page.orientation: '" + orientation + "' is not portrait or landscape");
-  }
-  double margin_mm = page["margin_mm"] ? page["margin_mm"].as<double>() : 18;
-  if (margin_mm < 5 || margin_mm > 60) {
-    return ConfigError(layout.path, "page.margin_mm: must be between 5 and 60");
-  }
+void ReadPage(YamlMap& page, LayoutTemplate& layout) {
+  std::string size = "letter";
+  page.Enum("size", &size, kPageSizes);
+  layout.page_width = size == "a4" ? 595.28 : 612;
+  layout.page_height = size == "a4" ? 841.89 : 792;
+  std::string orientation = "portrait";
+  page.Enum("orientation", &orientation, kOrientations);
+  if (orientation == "landscape") std::swap(layout.page_width, layout.page_height);
+  double margin_mm = 18;
+  page.Double("margin_mm", &margin_mm, 5, 60);
   layout.margin = margin_mm * kPointsPerMm;
-  return Status::Ok();
 }
 
-Status ReadLocale(const std::string& locale, const YAML::Node& node,
-                  const std::vector<std::string>& label_keys, LayoutTemplate& layout) {
-  std::string prefix = "labels." + locale;
-  if (!node || !node.IsMap()) return ConfigError(layout.path, prefix + ": missing");
-  std::set<std::string> allowed(label_keys.begin(), label_keys.end());
-  allowed.insert("months");
-  if (auto key = UnknownKey(node, allowed); !key.empty()) {
-    return ConfigError(layout.path, prefix + "." + key + ": unknown key");
+void ReadLocale(YamlMap& node, const std::vector<std::string>& label_keys, LocaleLabels& labels) {
+  for (const auto& key : label_keys) node.String(key, &labels.text[key], YamlMap::Need::kRequired);
+  if (node.StringList("months", &labels.months, nullptr, YamlMap::Need::kRequired) &&
+      labels.months.size() != 12) {
+    node.Problem("months", "must list 12 month names");
   }
-  LocaleLabels labels;
-  for (const auto& key : label_keys) {
-    if (!node[key] || !node[key].IsScalar()) {
-      return ConfigError(layout.path, prefix + "." + key + ": missing");
-    }
-    labels.text[key] = node[key].as<std::string>();
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) {
+    return MakeError(ErrorCode::kConfig, "cannot read the layout template", path);
   }
-  if (!node["months"] || !node["months"].IsSequence() || node["months"].size() != 12) {
-    return ConfigError(layout.path, prefix + ".months: must list 12 month names");
-  }
-  for (const auto& month : node["months"]) labels.months.push_back(month.as<std::string>());
-  layout.locales[locale] = std::move(labels);
-  return Status::Ok();
+  return text;
 }
 
 }  // namespace
@@ -122,40 +91,38 @@ Result<LayoutTemplate> LoadLayoutTemplate(const std::string& path,
   std::vector<std::string> keys = label_keys;
   keys.push_back("date_format");
   keys.push_back("first_day");
-  try {
-    YAML::Node root = YAML::LoadFile(path);
-    if (!root.IsMap()) return ConfigError(path, "must be a YAML map");
-    if (auto key = UnknownKey(root, {"page", "font_sizes", "labels"}); !key.empty()) {
-      return ConfigError(path, key + ": unknown key");
-    }
-    if (Status s = ReadPage(root["page"], layout); !s) return s.error();
-    YAML::Node fonts = root["font_sizes"];
-    if (!fonts || !fonts.IsMap()) return ConfigError(path, "font_sizes: missing");
-    if (auto key = UnknownKey(fonts, {font_roles.begin(), font_roles.end()}); !key.empty()) {
-      return ConfigError(path, "font_sizes." + key + ": unknown key");
-    }
-    for (const auto& role : font_roles) {
-      if (!fonts[role]) return ConfigError(path, "font_sizes." + role + ": missing");
-      double size = fonts[role].as<double>();
-      if (size < 4 || size > 72) {
-        return ConfigError(path, "font_sizes." + role + ": must be between 4 and 72 points");
-      }
-      layout.font_sizes[role] = size;
-    }
-    YAML::Node labels = root["labels"];
-    if (!labels || !labels.IsMap()) return ConfigError(path, "labels: missing");
-    if (auto key = UnknownKey(labels, {kLocales.begin(), kLocales.end()}); !key.empty()) {
-      return ConfigError(path, "labels." + key + ": unknown locale (en, fr)");
-    }
-    for (const auto& locale : kLocales) {
-      if (Status s = ReadLocale(locale, labels[locale], keys, layout); !s) return s.error();
-    }
-  } catch (const YAML::BadFile&) {
-    return MakeError(ErrorCode::kConfig, "cannot read the layout template", path);
-  } catch (const YAML::Exception& e) {
-    return ConfigError(path + ":" + std::to_string(e.mark.line + 1), e.msg);
-  }
-  return layout;
+  auto text = ReadFile(path);
+  if (!text) return text.error();
+  std::vector<YamlProblem> problems;
+  ReadYamlDocument(*text, &problems, [&](YamlMap& root) {
+    root.Map(
+        "page", [&](YamlMap& page) { ReadPage(page, layout); }, YamlMap::Need::kRequired);
+    root.Map(
+        "font_sizes",
+        [&](YamlMap& fonts) {
+          for (const auto& role : font_roles) {
+            fonts.Double(role, &layout.font_sizes[role], 4, 72, YamlMap::Need::kRequired);
+          }
+        },
+        YamlMap::Need::kRequired);
+    root.Map(
+        "labels",
+        [&](YamlMap& labels) {
+          for (const auto& locale : kLocales) {
+            labels.Map(
+                locale, [&](YamlMap& node) { ReadLocale(node, keys, layout.locales[locale]); },
+                YamlMap::Need::kRequired);
+          }
+        },
+        YamlMap::Need::kRequired);
+  });
+  if (problems.empty()) return layout;
+  // A misspelt key explains the "missing" of the key it stands for: report it first.
+  auto first = std::find_if(problems.begin(), problems.end(),
+                            [](const YamlProblem& p) { return p.message == "unknown key"; });
+  const YamlProblem& shown = first != problems.end() ? *first : problems.front();
+  return MakeError(ErrorCode::kConfig,
+                   shown.path.empty() ? shown.message : shown.path + ": " + shown.message, path);
 }
 
 std::string Fill(std::string_view pattern,

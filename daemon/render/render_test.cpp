@@ -516,5 +516,41 @@ TEST_F(RenderTest, BrokenTemplatesAreConfigErrorsNamingTheKey) {
             path + ": labels.fr.intro: 'ꓮ' (U+A4EE) is not covered by the document fonts");
 }
 
+// Templates are read as strictly as credd.yaml (the same reader): values out of range, wrong
+// lists and repeated keys are refused, each naming its key.
+TEST_F(RenderTest, LayoutValuesAreCheckedLikeTheConfigs) {
+  fs::path templates = dir_ / "templates";
+  fs::copy(kTemplates, templates, fs::copy_options::recursive);
+  std::string path = (templates / "diploma" / "layout.yaml").string();
+  std::string yaml;
+  {
+    std::ifstream in(path);
+    yaml.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  struct Case {
+    std::string from;
+    std::string to;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"  margin_mm: 18", "  margin_mm: 2", "page.margin_mm: must be between 5 and 60, got 2"},
+      {"  margin_mm: 18", "  margin_mm: wide", "page.margin_mm: expected a number, got 'wide'"},
+      {"  margin_mm: 18", "  margin_mm: 18\n  margin_mm: 20", "page.margin_mm: duplicate key"},
+      {"    months: [janvier, ", "    months: [", "labels.fr.months: must list 12 month names"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.to);
+    const size_t at = yaml.find(c.from);
+    ASSERT_NE(at, std::string::npos) << c.from;
+    std::string changed = yaml;
+    changed.replace(at, c.from.size(), c.to);
+    std::ofstream(path) << changed;
+    auto created = Renderer::Create(templates.string());
+    ASSERT_FALSE(created);
+    EXPECT_EQ(created.error().code, ErrorCode::kConfig);
+    EXPECT_EQ(created.error().ToString(), path + ": " + c.error);
+  }
+}
+
 }  // namespace
 }  // namespace credd

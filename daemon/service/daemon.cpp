@@ -124,7 +124,7 @@ void Daemon::RunMailRound() {
   if (!mailer_) return;
   HeartbeatScope busy(mail_heartbeat_);
   try {
-    auto handled = mailer_->RunOnce(*Snapshot(), std::chrono::system_clock::now());
+    auto handled = mailer_->RunOnce(*Snapshot());
     if (!handled) {
       log_.Error("mail.round_failed", {{"error", handled.error().ToString()}});
     }
@@ -246,7 +246,7 @@ int Daemon::RunOnce() {
     }
   }
   // Send what is due now (inside the sending windows and limits), then leave.
-  auto sent = (*mailer)->RunOnce(config_, std::chrono::system_clock::now());
+  auto sent = (*mailer)->RunOnce(config_);
   if (!sent) {
     log_.Error("mail.round_failed", {{"error", sent.error().ToString()}});
     status = sent.error().ExitCode();
@@ -359,13 +359,29 @@ void Daemon::Stop(const std::string& reason) {
 }
 
 void Daemon::Reload() {
+  // SIGHUP: take the new config whole (with its renderer, key and mailer), or keep the
+  // running one whole; restart-only keys keep their running values either way.
   notifier_.Reloading();
   log_.Info("config.reload_started", {{"path", config_.source_path}});
+  std::optional<Config> next = ReadReloadedConfig();
+  if (next) {
+    auto prepared = PrepareReload(*next);
+    if (prepared) {
+      ApplyReload(std::move(*next), std::move(prepared).value());
+    } else {
+      log_.Error("config.reload_rejected", {{"where", prepared.error().where},
+                                            {"error", prepared.error().message},
+                                            {"action", "keeping the running configuration"}});
+    }
+  }
+  notifier_.Ready(StatusLine());
+}
+
+std::optional<Config> Daemon::ReadReloadedConfig() {
+  // The file, checked as check-config would; every problem logged with its line.
   std::vector<ConfigProblem> problems;
   Result<Config> loaded = loader_(config_.source_path, &problems);
-  if (loaded.ok()) {
-    CheckEnvironment(*loaded, &problems);
-  }
+  if (loaded.ok()) CheckEnvironment(*loaded, &problems);
   if (!loaded.ok() || !problems.empty()) {
     for (const ConfigProblem& problem : problems) {
       log_.Error("config.problem", {{"path", problem.path},
@@ -374,53 +390,40 @@ void Daemon::Reload() {
     }
     log_.Error("config.reload_rejected", {{"problems", std::to_string(problems.size())},
                                           {"action", "keeping the running configuration"}});
-    notifier_.Ready(StatusLine());
-    return;
+    return std::nullopt;
   }
   Config next = std::move(loaded).value();
-  // Restart-only settings keep their running values; everything else is taken.
   for (const RestartOnlyKey& rule : RestartOnlyKeys()) {
     if (!rule.changed(config_, next)) continue;
     log_.Warn("config.restart_needed",
               {{"key", std::string(rule.key)}, {"action", "keeping the running value"}});
     rule.keep(next, config_);
   }
+  return next;
+}
+
+Result<Daemon::Reloaded> Daemon::PrepareReload(const Config& next) {
+  // Everything the new config needs, built before anything running is touched.
   auto documents = LoadDocuments(next);
-  if (!documents) {
-    log_.Error("config.reload_rejected", {{"where", documents.error().where},
-                                          {"error", documents.error().message},
-                                          {"action", "keeping the running configuration"}});
-    notifier_.Ready(StatusLine());
-    return;
-  }
-  auto next_mailer = mailer_loader_(next);
-  if (!next_mailer) {
-    log_.Error("config.reload_rejected", {{"where", next_mailer.error().where},
-                                          {"error", next_mailer.error().message},
-                                          {"action", "keeping the running configuration"}});
-    notifier_.Ready(StatusLine());
-    return;
-  }
-  if (Status s = PrepareInstitutions(next); !s) {
-    log_.Error("config.reload_rejected", {{"where", s.error().where},
-                                          {"error", s.error().message},
-                                          {"action", "keeping the running configuration"}});
-    notifier_.Ready(StatusLine());
-    return;
-  }
+  if (!documents) return documents.error();
+  auto mailer = mailer_loader_(next);
+  if (!mailer) return mailer.error();
+  if (Status s = PrepareInstitutions(next); !s) return s.error();
+  return Reloaded{std::move(documents).value(), std::move(mailer).value()};
+}
+
+void Daemon::ApplyReload(Config next, Reloaded parts) {
+  // Swap in the new config and its parts: documents now, the mailer between mail rounds.
   config_ = std::move(next);
-  UseDocuments(*documents);
+  UseDocuments(std::move(parts.documents));
   ResumePausedMail();
-  {
-    // The mail thread swaps in the new mailer between rounds, closing the old connection.
-    std::shared_ptr<mail::Mailer> handoff = std::move(next_mailer).value();
-    handoff->SetStopFlag(&stop_);
-    handoff->SetHeartbeat(&mail_heartbeat_);
-    boost::asio::post(mail_io_, [this, handoff] {
-      if (mailer_) mailer_->Close();
-      mailer_ = handoff;
-    });
-  }
+  std::shared_ptr<mail::Mailer> handoff = std::move(parts.mailer);
+  handoff->SetStopFlag(&stop_);
+  handoff->SetHeartbeat(&mail_heartbeat_);
+  boost::asio::post(mail_io_, [this, handoff] {
+    if (mailer_) mailer_->Close();  // Ends the old connection.
+    mailer_ = handoff;
+  });
   {
     std::lock_guard lock(mu_);
     snapshot_ = std::make_shared<const Config>(config_);
@@ -435,7 +438,6 @@ void Daemon::Reload() {
   ++reloads_;
   log_.Info("config.reloaded", {{"institutions", std::to_string(config_.institutions.size())},
                                 {"reloads", std::to_string(reloads_)}});
-  notifier_.Ready(StatusLine());
 }
 
 void Daemon::ResumePausedMail() {

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -67,6 +68,11 @@ class Daemon {
   Status PrepareInstitutions(const Config& config);
   void HandleSignal(int signal_number);
   void Reload();
+  // Reload's steps: the checked file; what it needs, built aside; the swap.
+  struct Reloaded;
+  std::optional<Config> ReadReloadedConfig();
+  Result<Reloaded> PrepareReload(const Config& next);
+  void ApplyReload(Config next, Reloaded parts);
   void ResumePausedMail();
   void ScheduleHealthCheck();
   void CheckHealth();
@@ -93,6 +99,10 @@ class Daemon {
     std::unique_ptr<IssuingPipeline> issuing;
   };
   Result<std::shared_ptr<Documents>> LoadDocuments(const Config& config);
+  struct Reloaded {
+    std::shared_ptr<Documents> documents;
+    std::shared_ptr<mail::Mailer> mailer;
+  };
   void UseDocuments(std::shared_ptr<Documents> documents);
   void ScheduleMail();
   void RunMailRound();

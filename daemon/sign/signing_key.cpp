@@ -19,6 +19,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/posix_error.h"
+
 namespace credd::sign {
 namespace {
 
@@ -28,8 +30,7 @@ constexpr int kMinimumRsaBits = 2048;
 Result<std::string> ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return MakeError(ErrorCode::kNoInput, std::string("cannot open: ") + std::strerror(errno),
-                     path);
+    return PosixError(ErrorCode::kNoInput, "cannot open", errno, path);
   }
   std::ostringstream bytes;
   bytes << in.rdbuf();
@@ -42,8 +43,7 @@ Result<std::string> ReadWholeFile(const std::string& path) {
 Status CheckKeyFilePermissions(const std::string& path) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) {
-    return MakeError(ErrorCode::kNoInput,
-                     std::string("cannot read signing key: ") + std::strerror(errno), path);
+    return PosixError(ErrorCode::kNoInput, "cannot read signing key", errno, path);
   }
   if ((info.st_mode & 077) != 0) {
     char mode[8];

@@ -23,15 +23,16 @@ const std::string kSelectBatchById =
     std::string("SELECT ") + kBatchColumns + " FROM batches WHERE id = $1";
 const std::string kInsertBatch =
     std::string(
-        "INSERT INTO batches (institution_id, sha256, file_name, format, error_policy) "
-        "VALUES ($1, $2, $3, $4, $5) "
+        "INSERT INTO batches (institution_id, sha256, file_name, format, error_policy, "
+        "received_at) VALUES ($1, $2, $3, $4, $5, $6::timestamptz) "
         "ON CONFLICT (institution_id, sha256) WHERE duplicate_of IS NULL DO NOTHING RETURNING ") +
     kBatchColumns;
 const std::string kInsertDuplicate =
     std::string(
         "INSERT INTO batches (institution_id, sha256, file_name, format, status, duplicate_of, "
-        "total, duplicates, error_policy, finished_at) "
-        "VALUES ($1, $2, $3, $4, 'duplicate', $5, $6, $6, $7, now()) RETURNING ") +
+        "total, duplicates, error_policy, received_at, finished_at) "
+        "VALUES ($1, $2, $3, $4, 'duplicate', $5, $6, $6, $7, $8::timestamptz, $8::timestamptz) "
+        "RETURNING ") +
     kBatchColumns;
 
 constexpr const char* kStoreChunk =
@@ -51,7 +52,7 @@ BatchRow ReadBatch(const pqxx::row& row) {
   b.sha256 = row[2].as<std::string>();
   b.file_name = row[3].as<std::string>();
   b.format = row[4].as<std::string>();
-  b.status = row[5].as<std::string>();
+  b.status = ParseStored(kBatchStatuses, row[5]);
   b.received_at = row[6].as<std::string>();
   b.duplicate_of = row[7].as<int64_t>();
   b.records_processed = row[8].as<int>();
@@ -82,19 +83,20 @@ BatchCounts& BatchCounts::operator+=(const BatchCounts& other) {
   return *this;
 }
 
-Result<BatchStart> BeginBatch(Store& store, const std::string& institution_id,
-                              const std::string& sha256, const std::string& file_name,
-                              const std::string& format, RecordErrorPolicy error_policy,
-                              bool resuming) {
-  const std::string policy(kRecordErrorPolicies.Name(error_policy));
+Result<BatchStart> BeginBatch(Store& store, const ArrivingFile& file) {
+  const std::string policy(kRecordErrorPolicies.Name(file.error_policy));
+  const std::string& institution_id = file.institution_id;
+  const std::string& sha256 = file.sha256;
+  const std::string& file_name = file.file_name;
+  const std::string& format = file.format;
   pqxx::connection& conn = Pq(store);
   try {
     pqxx::work txn(conn);
     BatchStart start;
     pqxx::result found = txn.exec_params(kSelectRealBatch, institution_id, sha256);
     if (found.empty()) {
-      pqxx::result inserted =
-          txn.exec_params(kInsertBatch, institution_id, sha256, file_name, format, policy);
+      pqxx::result inserted = txn.exec_params(kInsertBatch, institution_id, sha256, file_name,
+                                              format, policy, file.received_at);
       if (inserted.empty()) {
         // Another process inserted the same content between our SELECT and INSERT; its row
         // is visible now that the conflict has been resolved.
@@ -112,20 +114,21 @@ Result<BatchStart> BeginBatch(Store& store, const std::string& institution_id,
       }
     }
     BatchRow original = ReadBatch(found[0]);
-    if (original.status == "processing") {
+    if (original.status == BatchStatus::kProcessing) {
       start.kind = BatchStart::Kind::kResume;
       start.batch = original;
       txn.commit();
       return start;
     }
-    if (resuming) {
+    if (file.resuming) {
       start.kind = BatchStart::Kind::kAlreadyFinished;
       start.batch = original;
       txn.commit();
       return start;
     }
-    pqxx::result dup = txn.exec_params(kInsertDuplicate, institution_id, sha256, file_name, format,
-                                       original.id, original.counts.total, policy);
+    pqxx::result dup =
+        txn.exec_params(kInsertDuplicate, institution_id, sha256, file_name, format, original.id,
+                        original.counts.total, policy, file.received_at);
     start.kind = BatchStart::Kind::kDuplicate;
     start.batch = ReadBatch(dup[0]);
     start.original = original;
@@ -251,18 +254,19 @@ Result<ChunkOutcome> ChunkWriter::Commit(int records_processed, int total, int r
   return outcome;
 }
 
-Status FinishBatch(Store& store, int64_t batch_id, const std::string& status,
+Status FinishBatch(Store& store, int64_t batch_id, BatchStatus status,
                    const std::string& error_message, const std::string& actor) {
   pqxx::connection& conn = Pq(store);
+  const std::string word(kBatchStatuses.Name(status));
   try {
     pqxx::work txn(conn);
-    pqxx::row row = txn.exec_params1(kFinishBatch, batch_id, status, error_message);
+    pqxx::row row = txn.exec_params1(kFinishBatch, batch_id, word, error_message);
     nlohmann::json details = {{"total", row[1].as<int64_t>()},
                               {"accepted", row[2].as<int64_t>()},
                               {"rejected", row[3].as<int64_t>()},
                               {"duplicates", row[4].as<int64_t>()}};
     if (!error_message.empty()) details["reason"] = error_message;
-    AppendAudit(txn, {actor, row[0].as<std::string>(), "batch." + status,
+    AppendAudit(txn, {actor, row[0].as<std::string>(), "batch." + word,
                       "batch:" + std::to_string(batch_id), std::move(details)});
     txn.commit();
     return Status::Ok();

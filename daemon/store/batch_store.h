@@ -13,6 +13,7 @@
 
 #include "common/result.h"
 #include "daemon/config/config.h"
+#include "daemon/store/states.h"
 #include "daemon/store/store.h"
 #include "records/record.h"
 
@@ -33,7 +34,7 @@ struct BatchRow {
   std::string sha256;
   std::string file_name;
   std::string format;
-  std::string status;       // processing, done, rejected, duplicate.
+  BatchStatus status = BatchStatus::kProcessing;
   std::string received_at;  // ISO 8601 UTC.
   int64_t duplicate_of = 0;
   int records_processed = 0;
@@ -59,14 +60,22 @@ struct BatchStart {
 // connection, so a killed process releases it with its connection.
 Status LockBatchContent(Store& store, const std::string& institution_id, const std::string& sha256);
 
+// A file arriving: what BeginBatch needs to find or start its batch.
+struct ArrivingFile {
+  std::string institution_id;
+  std::string sha256;  // Of the content.
+  std::string file_name;
+  std::string format;
+  RecordErrorPolicy error_policy = RecordErrorPolicy::kAcceptValid;
+  // Found in processing/ after a crash: "already imported" is then kAlreadyFinished (the
+  // crash came after the batch finished but before the file was moved), not a duplicate.
+  bool resuming = false;
+  std::string received_at;  // ISO 8601 UTC, from the caller's clock.
+};
+
 // Finds or creates the batch for (institution, sha256). Race-safe across processes: the
-// partial unique index decides, and the loser re-reads. `resuming` (the file was found in
-// processing/ after a crash) turns "already imported" into kAlreadyFinished: the crash came
-// after the batch finished but before the file was moved.
-Result<BatchStart> BeginBatch(Store& store, const std::string& institution_id,
-                              const std::string& sha256, const std::string& file_name,
-                              const std::string& format, RecordErrorPolicy error_policy,
-                              bool resuming);
+// partial unique index decides, and the loser re-reads.
+Result<BatchStart> BeginBatch(Store& store, const ArrivingFile& file);
 
 // What one committed (or flushed) chunk did.
 struct ChunkOutcome {
@@ -125,7 +134,7 @@ class ChunkWriter {
 
 // Marks a batch finished (done or rejected), with the file-level reason if any, and writes
 // the batch.<status> audit event.
-Status FinishBatch(Store& store, int64_t batch_id, const std::string& status,
+Status FinishBatch(Store& store, int64_t batch_id, BatchStatus status,
                    const std::string& error_message, const std::string& actor);
 
 // A stored error or warning of a batch, as the report prints it.

@@ -90,7 +90,7 @@ DocumentRow ReadDocument(const pqxx::row& row) {
   d.id = row[0].as<int64_t>();
   d.public_id = row[1].as<std::string>();
   d.credential = row[2].as<int64_t>();
-  d.status = row[3].as<std::string>();
+  d.status = ParseStored(kDocumentStatuses, row[3]);
   d.revoked_reason = row[4].as<std::string>();
   d.sha256 = row[5].as<std::string>();
   d.key_id = row[6].as<std::string>();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/store/states.h"
 #include "daemon/store/store.h"
 
 namespace credd {
@@ -92,7 +93,7 @@ struct DocumentRow {
   int64_t id = 0;
   std::string public_id;
   int64_t credential = 0;
-  std::string status;  // active, superseded, revoked.
+  DocumentStatus status = DocumentStatus::kActive;
   std::string revoked_reason;
   std::string sha256;
   std::string key_id;

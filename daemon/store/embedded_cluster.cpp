@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/posix_error.h"
 #include "daemon/store/database.h"
 #include "daemon/store/internal/pq.h"
 
@@ -51,12 +52,6 @@ constexpr int kStartAttempts = 5;
 
 constexpr const char* kDatabaseExistsQuery = "SELECT 1 FROM pg_database WHERE datname = 'credd'";
 constexpr const char* kCreateDatabaseQuery = "CREATE DATABASE credd";
-
-std::string ErrnoText(int err) { return std::strerror(err); }
-
-Error OsError(const std::string& context, int err) {
-  return MakeError(ErrorCode::kIo, context + ": " + ErrnoText(err));
-}
 
 // Who runs initdb, pg_ctl and therefore the server.
 struct Identity {
@@ -86,7 +81,7 @@ Result<Identity> IdentityFor(const std::string& name) {
   passwd pw{};
   passwd* found = nullptr;
   int err = getpwnam_r(name.c_str(), &pw, buffer.data(), buffer.size(), &found);
-  if (err != 0) return OsError("looking up user '" + name + "'", err);
+  if (err != 0) return PosixError(ErrorCode::kIo, "looking up user '" + name + "'", err);
   if (found == nullptr) {
     return MakeError(ErrorCode::kConfig,
                      "user '" + name +
@@ -141,12 +136,12 @@ Result<ProcessOutcome> RunProcess(const std::vector<std::string>& argv, const Id
   env.push_back(nullptr);
 
   int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null_fd < 0) return OsError("opening /dev/null", errno);
+  if (null_fd < 0) return PosixError(ErrorCode::kIo, "opening /dev/null", errno);
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     int err = errno;
     close(null_fd);
-    return OsError("creating a pipe", err);
+    return PosixError(ErrorCode::kIo, "creating a pipe", err);
   }
   pid_t pid = fork();
   if (pid < 0) {
@@ -154,7 +149,7 @@ Result<ProcessOutcome> RunProcess(const std::vector<std::string>& argv, const Id
     close(null_fd);
     close(fds[0]);
     close(fds[1]);
-    return OsError("fork", err);
+    return PosixError(ErrorCode::kIo, "fork", err);
   }
   if (pid == 0) {
     // Child: only async-signal-safe calls from here to exec.
@@ -194,7 +189,7 @@ Result<ProcessOutcome> RunProcess(const std::vector<std::string>& argv, const Id
   close(fds[0]);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return OsError("waiting for " + argv[0], errno);
+    if (errno != EINTR) return PosixError(ErrorCode::kIo, "waiting for " + argv[0], errno);
   }
   outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   while (!outcome.output.empty() && outcome.output.back() == '\n') outcome.output.pop_back();
@@ -226,13 +221,13 @@ class LockFile {
   static Result<LockFile> Open(const fs::path& path) {
     // O_CLOEXEC: the postmaster must never inherit (and so keep) our locks.
     int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) return OsError("opening " + path.string(), errno);
+    if (fd < 0) return PosixError(ErrorCode::kIo, "opening " + path.string(), errno);
     return LockFile(fd);
   }
 
   Status Lock(int operation, const std::string& what) {
     while (flock(fd_, operation) != 0) {
-      if (errno != EINTR) return OsError("locking " + what, errno);
+      if (errno != EINTR) return PosixError(ErrorCode::kIo, "locking " + what, errno);
     }
     return Status::Ok();
   }
@@ -249,7 +244,8 @@ class LockFile {
 Status CheckTraversable(const fs::path& data_dir, const Identity& who) {
   for (fs::path dir = data_dir.parent_path(); !dir.empty(); dir = dir.parent_path()) {
     struct stat st {};
-    if (stat(dir.c_str(), &st) != 0) return OsError("checking " + dir.string(), errno);
+    if (stat(dir.c_str(), &st) != 0)
+      return PosixError(ErrorCode::kIo, "checking " + dir.string(), errno);
     mode_t bit = S_IXOTH;
     if (st.st_uid == who.uid) {
       bit = S_IXUSR;
@@ -275,7 +271,7 @@ Status CheckTraversable(const fs::path& data_dir, const Identity& who) {
 Status ChownTo(const fs::path& path, const Identity& who) {
   if (!who.switch_user) return Status::Ok();
   if (lchown(path.c_str(), who.uid, who.gid) != 0) {
-    return OsError("changing the owner of " + path.string(), errno);
+    return PosixError(ErrorCode::kIo, "changing the owner of " + path.string(), errno);
   }
   return Status::Ok();
 }
@@ -285,7 +281,8 @@ Status ChownTo(const fs::path& path, const Identity& who) {
 Status ChownTree(const fs::path& root, const Identity& who) {
   if (!who.switch_user) return Status::Ok();
   struct stat st {};
-  if (lstat(root.c_str(), &st) != 0) return OsError("checking " + root.string(), errno);
+  if (lstat(root.c_str(), &st) != 0)
+    return PosixError(ErrorCode::kIo, "checking " + root.string(), errno);
   if (st.st_uid == who.uid && st.st_gid == who.gid) return Status::Ok();
   if (Status s = ChownTo(root, who); !s.ok()) return s;
   std::error_code ec;
@@ -293,15 +290,16 @@ Status ChownTree(const fs::path& root, const Identity& who) {
        it.increment(ec)) {
     if (Status s = ChownTo(it->path(), who); !s.ok()) return s;
   }
-  if (ec) return OsError("walking " + root.string(), ec.value());
+  if (ec) return PosixError(ErrorCode::kIo, "walking " + root.string(), ec.value());
   return Status::Ok();
 }
 
 Status MakeDir(const fs::path& dir, mode_t mode, const Identity& who) {
   if (mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) {
-    return OsError("creating " + dir.string(), errno);
+    return PosixError(ErrorCode::kIo, "creating " + dir.string(), errno);
   }
-  if (chmod(dir.c_str(), mode) != 0) return OsError("setting the mode of " + dir.string(), errno);
+  if (chmod(dir.c_str(), mode) != 0)
+    return PosixError(ErrorCode::kIo, "setting the mode of " + dir.string(), errno);
   return ChownTo(dir, who);
 }
 
@@ -376,7 +374,7 @@ class Starter {
     }
     int fd =
         open(layout_.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) return OsError("creating " + layout_.log.string(), errno);
+    if (fd < 0) return PosixError(ErrorCode::kIo, "creating " + layout_.log.string(), errno);
     close(fd);
     return ChownTo(layout_.log, who_);
   }
@@ -550,7 +548,7 @@ Result<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(
   }
   std::error_code ec;
   fs::path data_dir = fs::absolute(config.data_dir, ec).lexically_normal();
-  if (ec) return OsError("resolving " + config.data_dir, ec.value());
+  if (ec) return PosixError(ErrorCode::kIo, "resolving " + config.data_dir, ec.value());
   if (!data_dir.has_filename()) data_dir = data_dir.parent_path();  // "x/" -> "x"
   Layout layout = LayoutFor(data_dir);
 
@@ -575,7 +573,7 @@ Result<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(
   if (!who.ok()) return who.error();
 
   fs::create_directories(data_dir, ec);
-  if (ec) return OsError("creating " + data_dir.string(), ec.value());
+  if (ec) return PosixError(ErrorCode::kIo, "creating " + data_dir.string(), ec.value());
   if (who->switch_user) {
     if (Status s = CheckTraversable(data_dir, *who); !s.ok()) return s.error();
   }

@@ -150,8 +150,7 @@ Result<std::vector<ClaimedMail>> ClaimMail(Store& store, const std::string& inst
       ClaimedMail m;
       m.outbox_id = row[0].as<int64_t>();
       m.invitation = row[1].as<int64_t>();
-      // The column's CHECK allows only the table's names.
-      m.kind = kMailKinds.Parse(row[2].as<std::string>()).value_or(MailKind::kInvitation);
+      m.kind = ParseStored(kMailKinds, row[2]);
       m.message_id = row[3].as<std::string>();
       m.recipient = row[4].as<std::string>();
       m.email = row[5].as<int64_t>();
@@ -396,8 +395,10 @@ Result<int64_t> QueueResend(Store& store, const std::string& institution_id,
                        institution_id + "/" + student_id);
     }
     int64_t invitation = inv[0][0].as<int64_t>();
-    if (txn.exec_params1("SELECT state FROM invitations WHERE id = $1", invitation)[0]
-            .as<std::string>() == "activated") {
+    if (ParseStored(kInvitationStates, txn.exec_params1("SELECT state FROM invitations "
+                                                        "WHERE id = $1",
+                                                        invitation)[0]) ==
+        InvitationState::kActivated) {
       return MakeError(ErrorCode::kData, "the student has already activated their account",
                        institution_id + "/" + student_id);
     }

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "common/enum_table.h"
 #include "common/result.h"
+#include "daemon/store/states.h"
 #include "daemon/store/store.h"
 
 namespace credd {
@@ -35,15 +35,6 @@ struct LocalTime {
   std::string date;
 };
 Result<LocalTime> LocalTimeIn(Store& store, const std::string& now, const std::string& time_zone);
-
-// What an outbox row is: the names are the database's (mail_outbox.kind) and the logs'.
-enum class MailKind { kInvitation, kReminder, kNotice, kResend };
-inline constexpr EnumTable<MailKind, 4> kMailKinds{{{
-    {MailKind::kInvitation, "invitation"},
-    {MailKind::kReminder, "reminder"},
-    {MailKind::kNotice, "notice"},  // New documents for a student who already activated.
-    {MailKind::kResend, "resend"},  // credctl invite resend: a first email again.
-}}};
 
 struct ClaimedMail {
   int64_t outbox_id = 0;

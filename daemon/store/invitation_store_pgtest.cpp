@@ -246,32 +246,3 @@ TEST_F(InvitationStoreTest, FailureReroutesToThePersonalAddress) {
 
 }  // namespace
 }  // namespace credd
-
-namespace credd {
-namespace {
-
-// The outbox's CHECK constraint and kMailKinds name the same kinds, so a row always parses.
-TEST(MailKindTest, TheOutboxAllowsExactlyTheTablesKinds) {
-  testing::TestDatabase db;
-  ASSERT_TRUE(db.ok());
-  auto conn = db.Connect();
-  ASSERT_TRUE(Migrate(*conn).ok());
-  pqxx::read_transaction txn(Pq(*conn));
-  const std::string check =
-      txn.exec1(
-             "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = "
-             "'mail_outbox'::regclass AND contype = 'c' AND pg_get_constraintdef(oid) "
-             "LIKE '%kind%'")[0]
-          .as<std::string>();
-  size_t quoted = 0;
-  for (size_t at = check.find('\''); at != std::string::npos; at = check.find('\'', at + 1)) {
-    ++quoted;
-  }
-  EXPECT_EQ(quoted, 2 * kMailKinds.size()) << check;
-  for (const auto& entry : kMailKinds) {
-    EXPECT_NE(check.find("'" + std::string(entry.name) + "'"), std::string::npos) << check;
-  }
-}
-
-}  // namespace
-}  // namespace credd

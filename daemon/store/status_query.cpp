@@ -1,10 +1,9 @@
 // Counts for `credctl status`; see status_query.h.
 #include "daemon/store/status_query.h"
 
-#include <array>
-
 #include "daemon/store/database.h"
 #include "daemon/store/internal/pq.h"
+#include "daemon/store/states.h"
 
 namespace credd {
 namespace {
@@ -22,18 +21,12 @@ constexpr const char* kInvitationCountsQuery =
 constexpr const char* kOutboxCountsQuery =
     "SELECT status, count(*) FROM mail_outbox GROUP BY status";
 
-// The contract states (DESIGN.md, `credctl status --json`): always reported, zero or not.
-constexpr std::array kBatchStates = {"processing", "done", "rejected", "duplicate"};
-constexpr std::array kDocumentStates = {"active", "superseded", "revoked"};
-constexpr std::array kInvitationStates = {"pending", "sent",    "reminded", "activated",
-                                          "expired", "bounced", "cancelled"};
-constexpr std::array kOutboxStates = {"queued", "sending", "sent", "deferred", "failed"};
-
-template <size_t N>
+// Every state of the contract (DESIGN.md, `credctl status --json`) is reported, zero or not.
+template <typename E, size_t N>
 std::map<std::string, int64_t> Count(pqxx::transaction_base& txn, const char* query,
-                                     const std::array<const char*, N>& states) {
+                                     const EnumTable<E, N>& states) {
   std::map<std::string, int64_t> counts;
-  for (const char* state : states) counts[state] = 0;
+  for (const auto& state : states) counts[std::string(state.name)] = 0;
   // A state added by a later migration is reported too, rather than silently dropped.
   for (const auto& row : txn.exec(query)) counts[row[0].as<std::string>()] = row[1].as<int64_t>();
   return counts;
@@ -53,8 +46,8 @@ Result<StatusCounts> ReadStatusCounts(Store& store) {
     if (counts.schema_version == 0) {
       return MakeError(ErrorCode::kConfig, "database schema is empty: run `credctl migrate`");
     }
-    counts.batches = Count(txn, kBatchCountsQuery, kBatchStates);
-    counts.documents = Count(txn, kDocumentCountsQuery, kDocumentStates);
+    counts.batches = Count(txn, kBatchCountsQuery, kBatchStatuses);
+    counts.documents = Count(txn, kDocumentCountsQuery, kDocumentStatuses);
     counts.invitations = Count(txn, kInvitationCountsQuery, kInvitationStates);
     counts.outbox = Count(txn, kOutboxCountsQuery, kOutboxStates);
     txn.commit();

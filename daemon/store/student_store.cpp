@@ -45,13 +45,13 @@ void ReadDetails(pqxx::transaction_base& txn, StudentRow& student) {
   }
   for (const pqxx::row& d : txn.exec_params(kDocuments, student.id)) {
     student.documents.push_back({d[0].as<int64_t>(), d[1].as<std::string>(), d[2].as<std::string>(),
-                                 d[3].as<std::string>(), d[4].as<std::string>(),
+                                 d[3].as<std::string>(), ParseStored(kDocumentStatuses, d[4]),
                                  d[5].as<std::string>()});
   }
   for (const pqxx::row& i : txn.exec_params(kInvitations, student.id)) {
-    student.invitations.push_back({i[0].as<int64_t>(), i[1].as<std::string>(),
-                                   i[2].as<std::string>(), i[3].as<int>(), i[4].as<std::string>(),
-                                   i[5].as<std::string>(), i[6].as<std::string>()});
+    student.invitations.push_back(
+        {i[0].as<int64_t>(), i[1].as<std::string>(), ParseStored(kInvitationStates, i[2]),
+         i[3].as<int>(), i[4].as<std::string>(), i[5].as<std::string>(), i[6].as<std::string>()});
   }
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/store/states.h"
 #include "daemon/store/store.h"
 
 namespace credd {
@@ -24,14 +25,14 @@ struct StudentDocumentRow {
   std::string public_id;
   std::string kind;
   std::string title;
-  std::string status;  // active, superseded, revoked.
+  DocumentStatus status = DocumentStatus::kActive;
   std::string sha256;
 };
 
 struct StudentInvitationRow {
   int64_t id = 0;
   std::string kind;
-  std::string state;
+  InvitationState state = InvitationState::kPending;
   int reminders_sent = 0;
   std::string expires_at;  // Empty when no token was sent yet.
   std::string last_error;

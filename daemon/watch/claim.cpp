@@ -218,10 +218,11 @@ ClaimResult ClaimFile(const std::string& institution_dir, const std::string& nam
     return result;
   } else {
     const int lease_error = errno;
-    struct timespec now {};
-    ::clock_gettime(CLOCK_REALTIME, &now);
-    const auto age = now.tv_sec - st.st_mtim.tv_sec;
-    if (age < options.settle_time.count()) {
+    const auto modified = std::chrono::system_clock::time_point(
+        std::chrono::seconds(st.st_mtim.tv_sec) +
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+    if (options.clock->Now() - modified < options.settle_time) {
       result.kind = ClaimResult::Kind::kNotReady;
       result.reason = std::string("no lease (") + std::strerror(lease_error) +
                       "): waiting until it has been unchanged for " +

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/clock.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
 
@@ -30,6 +31,7 @@ enum class ReadyCheck {
 struct ClaimOptions {
   // Used when no lease can be taken: a file younger than this (by mtime) waits.
   std::chrono::seconds settle_time{5};
+  const Clock* clock = &SystemClock();  // Against which a file's mtime is aged.
 };
 
 struct ClaimResult {

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/posix_error.h"
+
 namespace credd {
 namespace {
 
@@ -16,8 +18,7 @@ Status MakeFolder(const std::string& path) {
     return Status::Ok();
   }
   if (saved == EEXIST) return MakeError(ErrorCode::kIo, "exists but is not a folder", path);
-  return MakeError(ErrorCode::kIo, std::string("cannot create folder: ") + std::strerror(saved),
-                   path);
+  return PosixError(ErrorCode::kIo, "cannot create folder", saved, path);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <set>
 
+#include "common/posix_error.h"
 #include "daemon/watch/claim.h"
 
 namespace credd {
@@ -33,7 +34,7 @@ Status DropWatcher::SetFolders(const std::vector<Folder>& folders) {
   if (inotify_fd_ < 0) {
     inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (inotify_fd_ < 0) {
-      return MakeError(ErrorCode::kIo, std::string("inotify_init1: ") + std::strerror(errno));
+      return PosixError(ErrorCode::kIo, "inotify_init1", errno);
     }
     stream_.assign(inotify_fd_);
   }
@@ -42,8 +43,7 @@ Status DropWatcher::SetFolders(const std::vector<Folder>& folders) {
   for (const Folder& folder : folders) {
     int wd = ::inotify_add_watch(inotify_fd_, folder.incoming_dir.c_str(), kWatchMask);
     if (wd < 0) {
-      return MakeError(ErrorCode::kIo, std::string("cannot watch: ") + std::strerror(errno),
-                       folder.incoming_dir);
+      return PosixError(ErrorCode::kIo, "cannot watch", errno, folder.incoming_dir);
     }
     by_watch_[wd] = folder;
   }

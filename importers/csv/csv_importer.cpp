@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/posix_error.h"
 #include "importers/input_file.h"
 
 namespace credd {
@@ -180,10 +181,8 @@ Status CsvReader::Configure() {
   }
   iconv_t converter = iconv_open("UTF-8", iconv_name);
   if (converter == reinterpret_cast<iconv_t>(-1)) {
-    return MakeError(
-        ErrorCode::kInternal,
-        std::string("iconv cannot convert from ") + iconv_name + ": " + std::strerror(errno),
-        name_);
+    return PosixError(ErrorCode::kInternal, std::string("iconv cannot convert from ") + iconv_name,
+                      errno, name_);
   }
   // Both code pages are single-byte, so one table lookup per byte converts the file and
   // keeps byte offsets exact. iconv refuses the bytes a code page leaves undefined.
@@ -234,7 +233,7 @@ Status CsvReader::Run() {
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) {
       int error = errno;
-      return MakeError(ErrorCode::kIo, std::string("cannot read: ") + std::strerror(error), name_);
+      return PosixError(ErrorCode::kIo, "cannot read", error, name_);
     }
     std::size_t size = carried + static_cast<std::size_t>(got);
     bool eof = got == 0;

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/posix_error.h"
 #include "importers/input_file.h"
 #include "importers/pesc/transcript_reader.h"
 #include "importers/pesc/xml_element.h"
@@ -294,8 +295,7 @@ Status PescImporter::Read(const ImportInput& input, RecordSink& sink) {
   UniqueFd fd = std::move(opened).value();
   std::unique_ptr<std::FILE, FileClose> file(::fdopen(fd.get(), "rb"));
   if (file == nullptr) {
-    return MakeError(ErrorCode::kNoInput, std::string("cannot open: ") + std::strerror(errno),
-                     input.display_name);
+    return PosixError(ErrorCode::kNoInput, "cannot open", errno, input.display_name);
   }
   (void)fd.Release();  // The FILE owns the descriptor now.
   // The size on disk refuses an oversized file before any parsing; the count of bytes read
@@ -331,8 +331,7 @@ Status PescImporter::Read(const ImportInput& input, RecordSink& sink) {
   std::size_t skip = bom.length;
   for (;;) {
     if (std::ferror(file.get()) != 0) {
-      return MakeError(ErrorCode::kIo, std::string("read failed: ") + std::strerror(errno),
-                       input.display_name);
+      return PosixError(ErrorCode::kIo, "read failed", errno, input.display_name);
     }
     bool last = got < chunk.size();
     XML_Status status = XML_Parse(parser.get(), chunk.data() + skip, static_cast<int>(got - skip),

@@ -5,9 +5,11 @@
 
 #include <exception>
 #include <pqxx/pqxx>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "common/enum_table.h"
 #include "common/result.h"
 #include "daemon/store/store.h"
 
@@ -30,5 +32,15 @@ std::string BigintArray(const std::vector<int64_t>& values);
 // The same for text (cast to text[]): each element double-quoted, with its quotes and
 // backslashes escaped.
 std::string TextArray(const std::vector<std::string>& values);
+
+// A state read from a column whose CHECK allows only the table's names (states_pgtest holds
+// them equal). A word the table lacks throws, and so becomes the caller's PqError, rather
+// than turning silently into some default.
+template <typename E, std::size_t N>
+E ParseStored(const EnumTable<E, N>& table, const pqxx::field& field) {
+  const std::string word = field.as<std::string>();
+  if (std::optional<E> value = table.Parse(word)) return *value;
+  throw std::runtime_error("unknown state '" + word + "' in column " + field.name());
+}
 
 }  // namespace credd
