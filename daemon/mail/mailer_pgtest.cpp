@@ -77,12 +77,8 @@ class MailerTest : public ::testing::Test {
     received_ = dir_ / "received.jsonl";
     server_args.insert(server_args.end(), {"--out", received_.string()});
     ASSERT_EQ(server_.Start(server_args), "");
-    std::string url = db_.conninfo();  // Single-quoted in YAML: a quote is doubled.
-    for (size_t at = url.find('\''); at != std::string::npos; at = url.find('\'', at + 2)) {
-      url.insert(at, 1, '\'');
-    }
     const std::string yaml =
-        "database:\n  url: '" + url + "'\ndrop_root: '" + (dir_ / "drop").string() +
+        "database:\n  url: " + db_.YamlUrl() + "\ndrop_root: '" + (dir_ / "drop").string() +
         "'\nmail:\n  transport: smtp\n  retry_initial_seconds: 60\n  retry_max_seconds: 3600\n"
         "  rate_limits:\n    - messages: 100000\n      seconds: 60\n"
         "  smtp:\n    host: 127.0.0.1\n    port: " +
@@ -99,14 +95,8 @@ class MailerTest : public ::testing::Test {
     auto config = ParseConfig(yaml, dir_.string(), &problems);
     ASSERT_TRUE(config.ok()) << config.error().ToString() << "\n" << yaml;
     config_ = *config;
-    DatabaseConfig database;
-    database.url = db_.conninfo();
-    auto opened = Database::Open(database, log_);
-    ASSERT_TRUE(opened.ok()) << opened.error().ToString();
-    database_ = std::move(opened).value();
-    store_ = db_.Connect();
-    ASSERT_TRUE(Migrate(*store_).ok());
-    ASSERT_TRUE(SyncInstitutions(*store_, config_.institutions).ok());
+    database_ = db_.OpenPrepared(log_, config_.institutions, &store_);
+    ASSERT_NE(database_, nullptr);
   }
 
   // Stores `count` students (S1..), each with one diploma and so one invitation; with

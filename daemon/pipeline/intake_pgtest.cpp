@@ -61,11 +61,7 @@ class IntakeTest : public ::testing::Test {
     char pattern[] = "/tmp/credd-intake-XXXXXX";
     ASSERT_NE(::mkdtemp(pattern), nullptr);
     dir_ = pattern;
-    std::string url = db_.conninfo();  // Single-quoted in YAML: a quote is doubled.
-    for (size_t at = url.find('\''); at != std::string::npos; at = url.find('\'', at + 2)) {
-      url.insert(at, 1, '\'');
-    }
-    const std::string yaml = "database:\n  url: '" + url + "'\ndrop_root: '" +
+    const std::string yaml = "database:\n  url: " + db_.YamlUrl() + "\ndrop_root: '" +
                              (dir_ / "drop").string() +
                              "'\ninstitutions:\n  - id: uni\n    name_en: University\n"
                              "    name_fr: Université\n";
@@ -73,14 +69,8 @@ class IntakeTest : public ::testing::Test {
     auto config = ParseConfig(yaml, dir_.string(), &problems);
     ASSERT_TRUE(config.ok()) << config.error().ToString();
     config_ = *config;
-    DatabaseConfig database;
-    database.url = db_.conninfo();
-    auto opened = Database::Open(database, log_);
-    ASSERT_TRUE(opened.ok()) << opened.error().ToString();
-    database_ = std::move(opened).value();
-    store_ = db_.Connect();
-    ASSERT_TRUE(Migrate(*store_).ok());
-    ASSERT_TRUE(SyncInstitutions(*store_, config_.institutions).ok());
+    database_ = db_.OpenPrepared(log_, config_.institutions, &store_);
+    ASSERT_NE(database_, nullptr);
     drop_ = config_.DropDirFor(Uni());
     ASSERT_TRUE(EnsureDropFolders(drop_).ok());
   }

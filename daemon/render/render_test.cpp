@@ -494,15 +494,17 @@ TEST_F(RenderTest, MalformedRequestsAreRefused) {
   EXPECT_EQ(bad_colour.error().code, ErrorCode::kConfig);
 }
 
-TEST_F(RenderTest, BrokenTemplatesAreConfigErrorsNamingTheKey) {
-  fs::path templates = dir_ / "templates";
+// Copies the templates to `templates` and returns the text of the layout at `layout`.
+std::string CopyTemplates(const fs::path& templates, const std::string& layout) {
   fs::copy(kTemplates, templates, fs::copy_options::recursive);
-  std::string path = (templates / "diploma" / "layout.yaml").string();
-  std::string yaml;
-  {
-    std::ifstream in(path);
-    yaml.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::ifstream in(layout);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST_F(RenderTest, BrokenTemplatesAreConfigErrorsNamingTheKey) {
+  const fs::path templates = dir_ / "templates";
+  const std::string path = (templates / "diploma" / "layout.yaml").string();
+  const std::string yaml = CopyTemplates(templates, path);
   std::ofstream(path) << std::regex_replace(yaml, std::regex("    intro: "), "    intra: ");
   auto created = Renderer::Create(templates.string());
   ASSERT_FALSE(created);
@@ -519,14 +521,9 @@ TEST_F(RenderTest, BrokenTemplatesAreConfigErrorsNamingTheKey) {
 // Templates are read as strictly as credd.yaml (the same reader): values out of range, wrong
 // lists and repeated keys are refused, each naming its key.
 TEST_F(RenderTest, LayoutValuesAreCheckedLikeTheConfigs) {
-  fs::path templates = dir_ / "templates";
-  fs::copy(kTemplates, templates, fs::copy_options::recursive);
-  std::string path = (templates / "diploma" / "layout.yaml").string();
-  std::string yaml;
-  {
-    std::ifstream in(path);
-    yaml.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  const fs::path templates = dir_ / "templates";
+  const std::string path = (templates / "diploma" / "layout.yaml").string();
+  const std::string yaml = CopyTemplates(templates, path);
   struct Case {
     std::string from;
     std::string to;

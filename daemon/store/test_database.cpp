@@ -7,7 +7,9 @@
 #include <random>
 
 #include "daemon/store/database.h"
+#include "daemon/store/institutions.h"
 #include "daemon/store/internal/pq.h"
+#include "daemon/store/migrations.h"
 
 namespace credd::testing {
 
@@ -47,6 +49,37 @@ TestDatabase::~TestDatabase() {
   } catch (const std::exception& e) {
     ADD_FAILURE() << "cannot drop " << name_ << ": " << e.what();
   }
+}
+
+std::string TestDatabase::YamlUrl() const {
+  std::string url = conninfo_;
+  for (size_t at = url.find('\''); at != std::string::npos; at = url.find('\'', at + 2)) {
+    url.insert(at, 1, '\'');
+  }
+  return "'" + url + "'";
+}
+
+std::unique_ptr<Database> TestDatabase::OpenPrepared(
+    Logger& log, const std::vector<InstitutionConfig>& institutions,
+    std::unique_ptr<Store>* store) const {
+  DatabaseConfig config;
+  config.url = conninfo_;
+  auto opened = Database::Open(config, log);
+  if (!opened) {
+    ADD_FAILURE() << opened.error().ToString();
+    return nullptr;
+  }
+  *store = Connect();
+  if (*store == nullptr) return nullptr;
+  if (auto migrated = Migrate(**store); !migrated) {
+    ADD_FAILURE() << migrated.error().ToString();
+    return nullptr;
+  }
+  if (Status synced = SyncInstitutions(**store, institutions); !synced) {
+    ADD_FAILURE() << synced.error().ToString();
+    return nullptr;
+  }
+  return std::move(opened).value();
 }
 
 std::unique_ptr<Store> TestDatabase::Connect() const {

@@ -7,7 +7,11 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "common/log.h"
+#include "daemon/config/config.h"
+#include "daemon/store/database.h"
 #include "daemon/store/store.h"
 
 namespace credd::testing {
@@ -25,6 +29,13 @@ class TestDatabase {
   // keyword=value conninfo of this test's database (DatabaseConfig::url takes it).
   const std::string& conninfo() const { return conninfo_; }
   std::unique_ptr<Store> Connect() const;
+  // The conninfo as a single-quoted YAML scalar (a quote doubled), for a test's credd.yaml.
+  std::string YamlUrl() const;
+  // A Database on this test's database, migrated and holding `institutions`, and in *store
+  // a connection of the test's own; null (the test failed) on error.
+  std::unique_ptr<Database> OpenPrepared(Logger& log,
+                                         const std::vector<InstitutionConfig>& institutions,
+                                         std::unique_ptr<Store>* store) const;
 
  private:
   std::string admin_url_;
