@@ -403,7 +403,9 @@ def kill9(sc, f):
                          what="progress since the last kill")
         if sc.complete():
             break
-        time.sleep(rng.uniform(0, 1.5))  # A random moment, not a wait for credd.
+        # A random moment, not a wait for credd; short, as the short form's work now takes
+        # only a few seconds.
+        time.sleep(rng.uniform(0, 0.4))
         daemon.signal(signal.SIGKILL)
         daemon.wait()
         sc.faults += 1
@@ -559,7 +561,10 @@ def smtp_drop_after_data(sc, f):
 def smtp_stall(sc, f):
     sc.smtp = SmtpServer(sc.ctx)
     proxy = Proxy(sc.ctx, "--target", f"127.0.0.1:{sc.smtp.port}")
-    sc.make_site(signing=True, mail=True, smtp_port=proxy.port)
+    # One email a second, so mail is still going out when the relay stalls: unlimited, a
+    # round now sends every email in milliseconds, before the stall could land.
+    sc.make_site(signing=True, mail=True, smtp_port=proxy.port,
+                 institution_limits="      rate_limits:\n        - messages: 1\n          seconds: 1\n")
     daemon = sc.start()
     sc.drop("batch.csv", sc.content(1, f["mail_students"]))
     harness.wait_for(lambda: len(sc.received()) >= 1, 300, what="a first email")
