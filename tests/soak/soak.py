@@ -631,13 +631,19 @@ def two_daemons(sc, f):
     for k in range(f["two_files"]):
         sc.drop(f"file{k}.csv", sc.content(1 + k * 10000, f["two_records"]))
     owner_a = f"%:{a.process.pid}"
-    harness.wait_for(lambda: sc.sql_int(f"SELECT count(*) FROM mail_outbox WHERE status = 'sending' "
-                                        f"AND lease_owner LIKE '{owner_a}'"), 600, interval=0.02,
-                     what="the first daemon to hold a mail lease")
-    a.signal(signal.SIGSTOP)
+    held = ""
+    # Stop the first daemon while it holds leases. It may finish its chunk between the look
+    # and the SIGSTOP (a chunk takes milliseconds): then let it go on and catch it again.
+    while not held:
+        harness.wait_for(lambda: sc.sql_int(f"SELECT count(*) FROM mail_outbox WHERE status = 'sending' "
+                                            f"AND lease_owner LIKE '{owner_a}'"), 600, interval=0.02,
+                         what="the first daemon to hold a mail lease")
+        a.signal(signal.SIGSTOP)
+        held = sc.site.sql(f"SELECT string_agg(id::text, ',') FROM mail_outbox WHERE status = 'sending' "
+                           f"AND lease_owner LIKE '{owner_a}'")
+        if not held:
+            a.signal(signal.SIGCONT)
     sc.faults += 1
-    held = sc.site.sql(f"SELECT string_agg(id::text, ',') FROM mail_outbox WHERE status = 'sending' "
-                       f"AND lease_owner LIKE '{owner_a}'")
     if f["real_lease_wait"]:
         harness.wait_for(lambda: sc.sql_int(f"SELECT count(*) FROM mail_outbox WHERE id IN ({held}) "
                                             "AND lease_until > now()") == 0, 420, interval=1,
