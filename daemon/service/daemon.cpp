@@ -13,12 +13,13 @@ namespace credd {
 namespace {
 
 ProcessOptions MakeProcessOptions(int chunk_size, const std::atomic<bool>* stop,
-                                  Heartbeat* heartbeat) {
+                                  Heartbeat* heartbeat, CreddMetrics* metrics) {
   ProcessOptions options;
   options.chunk_size = chunk_size;
   options.actor = "credd";
   options.stop = stop;
   options.heartbeat = heartbeat;
+  options.metrics = metrics;
   return options;
 }
 
@@ -39,7 +40,8 @@ Daemon::Daemon(boost::asio::io_context& io, Config config, ConfigLoader loader,
       signals_(io, SIGTERM, SIGINT, SIGHUP),
       health_timer_(io),
       watchdog_timer_(io),
-      intake_(database, log, MakeProcessOptions(options.chunk_size, &stop_, &worker_heartbeat_)),
+      intake_(database, log,
+              MakeProcessOptions(options.chunk_size, &stop_, &worker_heartbeat_, options.metrics)),
       watcher_(io, log,
                [this](const std::string& institution_id, const std::string& name) {
                  OnFileReady(institution_id, name);
@@ -65,6 +67,7 @@ Result<std::shared_ptr<Daemon::Documents>> Daemon::LoadDocuments(const Config& c
     issuing.chunk_size = config.issuing.chunk_size;
     issuing.heartbeat = &worker_heartbeat_;
     issuing.stop = &stop_;
+    issuing.metrics = options_.metrics;
     documents->issuing =
         std::make_unique<IssuingPipeline>(log_, std::move(setups).value(), std::move(issuing));
     log_.Info("signing.ready", {{"key_id", documents->setup.key->key_id()},
@@ -79,6 +82,10 @@ Result<std::shared_ptr<Daemon::Documents>> Daemon::LoadDocuments(const Config& c
 
 void Daemon::UseDocuments(std::shared_ptr<Documents> documents) {
   documents_ = documents;
+  {
+    std::lock_guard lock(mu_);
+    probe_documents_ = documents;
+  }
   auto apply = [this, documents] {
     worker_documents_ = documents;
     intake_.SetDocuments(documents->setup.renderer.get(), documents->issuing.get());
@@ -93,6 +100,20 @@ void Daemon::UseDocuments(std::shared_ptr<Documents> documents) {
 std::shared_ptr<const Config> Daemon::Snapshot() const {
   std::lock_guard lock(mu_);
   return snapshot_;
+}
+
+Status Daemon::ProbeSigningKey() {
+  std::shared_ptr<Documents> documents;
+  {
+    std::lock_guard lock(mu_);
+    documents = probe_documents_;
+  }
+  if (!documents || !documents->setup.key) {
+    return MakeError(ErrorCode::kUnavailable, "no signing key is loaded", "signing.key");
+  }
+  // The daemon's own key (not a worker's), which only key registration and this probe use.
+  std::lock_guard probing(probe_mu_);
+  return documents->setup.key->Probe();
 }
 
 std::vector<DropWatcher::Folder> Daemon::WatchedFolders(const Config& config) const {
@@ -347,6 +368,7 @@ void Daemon::HandleSignal(int signal_number) {
 void Daemon::Stop(const std::string& reason) {
   log_.Info("daemon.stopping", {{"reason", reason}});
   notifier_.Stopping();
+  if (options_.on_stop) options_.on_stop();
   boost::system::error_code ignored;
   signals_.cancel(ignored);
   health_timer_.cancel();
