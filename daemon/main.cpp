@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "daemon/config/config.h"
+#include "daemon/http/admin_routes.h"
 #include "daemon/http/http_server.h"
 #include "daemon/http/ops_routes.h"
 #include "daemon/http/pages.h"
@@ -55,6 +56,18 @@ credd::http::ServerOptions ServerOptionsFor(const credd::HttpConfig& http,
   options.tls_certificate = http.tls.certificate;
   options.tls_key = http.tls.key;
   return options;
+}
+
+// The admin API's tokens (none: every admin request is refused with 401).
+credd::Result<std::shared_ptr<const credd::http::AdminTokens>> LoadAdminTokens(
+    const credd::HttpConfig& http) {
+  auto text = http.admin_token.ReadAll();
+  if (!text) return text.error();
+  const std::string where =
+      !http.admin_token.file.empty() ? http.admin_token.file : "$" + http.admin_token.env;
+  auto tokens = credd::http::AdminTokens::Parse(*text, where);
+  if (!tokens) return tokens.error();
+  return std::make_shared<const credd::http::AdminTokens>(std::move(tokens).value());
 }
 
 // The gauges that are readings, taken at each scrape: the outbox from the database, and the
@@ -191,6 +204,17 @@ int main(int argc, char** argv) {
     readiness = std::make_unique<credd::Readiness>(std::move(sources), credd::SystemClock());
     credd::http::AddOpsRoutes(router, {&registry, [&readiness] { return readiness->Reasons(); }});
     credd::http::AddVerifyRoutes(router, {&pool, &verifier, pages.get(), current_config, &log});
+    auto tokens = LoadAdminTokens(http_config);
+    if (!tokens) {
+      log.Error("http.admin_tokens", {{"error", tokens.error().ToString()}});
+      return tokens.error().ExitCode();
+    }
+    credd::http::AddAdminRoutes(
+        router, {&pool, std::move(tokens).value(), current_config,
+                 [&running](credd::Store& store, const std::string& id, const std::string& actor) {
+                   return running->Reissue(store, id, actor);
+                 },
+                 &log});
     AddReadings(registry, metrics, pool, current_config);
     server = std::make_unique<credd::http::HttpServer>(
         ServerOptionsFor(http_config, std::move(proxies).value()), router, log,

@@ -594,6 +594,17 @@ void CheckSecret(const std::string& prefix, const SecretSource& source,
 }  // namespace
 
 Result<std::string> SecretSource::Read() const {
+  auto content = ReadAll();
+  if (!content || file.empty()) return content;
+  std::string secret = content->substr(0, content->find('\n'));
+  if (!secret.empty() && secret.back() == '\r') secret.pop_back();
+  if (secret.empty()) {
+    return MakeError(ErrorCode::kConfig, "secret file's first line is empty", file);
+  }
+  return secret;
+}
+
+Result<std::string> SecretSource::ReadAll() const {
   if (!file.empty() && !env.empty()) {
     return MakeError(ErrorCode::kConfig,
                      "both a secret file and a secret environment variable are set", file);
@@ -628,15 +639,10 @@ Result<std::string> SecretSource::Read() const {
                      file);
   }
   std::string content;
-  if (const int error = ReadAll(fd, kMaxSecretBytes, &content); error != 0) {
+  if (const int error = ::credd::ReadAll(fd, kMaxSecretBytes, &content); error != 0) {
     return MakeError(ErrorCode::kConfig, "cannot read secret file: " + ErrnoText(error), file);
   }
-  std::string secret = content.substr(0, content.find('\n'));
-  if (!secret.empty() && secret.back() == '\r') secret.pop_back();
-  if (secret.empty()) {
-    return MakeError(ErrorCode::kConfig, "secret file's first line is empty", file);
-  }
-  return secret;
+  return content;
 }
 
 std::string Config::DropDirFor(const InstitutionConfig& institution) const {

@@ -34,8 +34,10 @@ struct SecretSource {
 
   bool empty() const { return file.empty() && env.empty(); }
   bool operator==(const SecretSource&) const = default;
-  // Reads the secret; an empty source yields an empty string.
+  // Reads the secret (a file's first line); an empty source yields an empty string.
   Result<std::string> Read() const;
+  // Reads the whole secret, every line (the admin API's "label:token" lines).
+  Result<std::string> ReadAll() const;
 };
 
 struct EmbeddedDatabaseConfig {

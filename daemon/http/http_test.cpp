@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "common/clock.h"
+#include "daemon/http/admin_routes.h"
 #include "daemon/http/client_address.h"
 #include "daemon/http/message.h"
 #include "daemon/http/pages.h"
@@ -160,6 +161,37 @@ TEST(HttpPages, RenderBothLanguagesInTheLayout) {
   EXPECT_NE(fr.body.find("href=\"/verify?lang=en\""), std::string::npos);
   EXPECT_FALSE((*pages)->stylesheet().empty());
   EXPECT_FALSE(Pages::Load("/nonexistent"));
+}
+
+TEST(HttpAdminTokens, ParseLabelsAndCheckBearerTokens) {
+  const std::string a(40, 'a');
+  const std::string b(32, 'b');
+  auto tokens = AdminTokens::Parse(
+      "# desk and the SIS job\n\ndesk:" + a + "\r\nsis-job:" + b + "\n", "admin.tokens");
+  ASSERT_TRUE(tokens) << tokens.error().ToString();
+  EXPECT_EQ(tokens->size(), 2u);
+  EXPECT_EQ(tokens->Check("Bearer " + a), "desk");
+  EXPECT_EQ(tokens->Check("Bearer " + b), "sis-job");
+  EXPECT_EQ(tokens->Check("Bearer " + b + "b"), "");
+  EXPECT_EQ(tokens->Check("Basic " + a), "");
+  EXPECT_EQ(tokens->Check(""), "");
+  EXPECT_EQ(tokens->Check("Bearer "), "");
+  struct Bad {
+    std::string text;
+    std::string where;
+  };
+  const Bad bad[] = {{"desk " + a, "admin.tokens:1"},
+                     {"desk:short", "admin.tokens:1"},
+                     {"\nDesk:" + a, "admin.tokens:2"},
+                     {"desk:" + a + "\ndesk:" + b, "admin.tokens:2"}};
+  for (const Bad& c : bad) {
+    auto parsed = AdminTokens::Parse(c.text, "admin.tokens");
+    ASSERT_FALSE(parsed) << c.text;
+    EXPECT_EQ(parsed.error().where, c.where) << c.text;
+  }
+  auto none = AdminTokens::Parse("", "x");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->Check("Bearer " + a), "");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "common/file_name.h"
 #include "daemon/store/conditions.h"
+#include "daemon/store/document_store.h"
 #include "daemon/store/institutions.h"
 #include "daemon/store/migrations.h"
 #include "daemon/watch/drop_folders.h"
@@ -114,6 +115,40 @@ Status Daemon::ProbeSigningKey() {
   // The daemon's own key (not a worker's), which only key registration and this probe use.
   std::lock_guard probing(probe_mu_);
   return documents->setup.key->Probe();
+}
+
+Result<std::string> Daemon::Reissue(Store& store, const std::string& document_id,
+                                    const std::string& actor) {
+  std::shared_ptr<Documents> documents;
+  {
+    std::lock_guard lock(mu_);
+    documents = probe_documents_;
+  }
+  if (!documents || !documents->setup.key) {
+    return MakeError(ErrorCode::kConfig, "signing.key is not set: nothing can be signed");
+  }
+  auto doc = FindDocument(store, document_id);
+  if (!doc) return doc.error();
+  auto credential = LoadCredential(store, doc->credential);
+  if (!credential) return credential.error();
+  const std::shared_ptr<const Config> config = Snapshot();
+  const InstitutionConfig* institution = nullptr;
+  for (const InstitutionConfig& i : config->institutions) {
+    if (i.id == credential->institution_id) institution = &i;
+  }
+  if (institution == nullptr) {
+    return MakeError(ErrorCode::kConfig, "institution is no longer configured",
+                     credential->institution_id);
+  }
+  // The daemon's own key and renderer, shared with the readiness probe: one at a time.
+  std::lock_guard signing(probe_mu_);
+  DocumentIssuer issuer(log_, *documents->setup.renderer, *documents->setup.key,
+                        IssuerOptionsFor(documents->setup, actor));
+  auto new_id = issuer.IssueFor(store, *institution, *credential);
+  if (!new_id) return new_id.error();
+  auto reissued = FindDocument(store, std::to_string(*new_id));
+  if (!reissued) return reissued.error();
+  return reissued->public_id;
 }
 
 std::vector<DropWatcher::Folder> Daemon::WatchedFolders(const Config& config) const {

@@ -74,6 +74,11 @@ class Daemon {
   // Whether the signing key can sign now (readiness); kUnavailable when no key is loaded or
   // it cannot. Any thread.
   Status ProbeSigningKey();
+  // A new document for a stored document's credential, signed with the daemon's key; it
+  // supersedes the old one. Returns the new document's public id. Any thread, with the
+  // caller's Store.
+  Result<std::string> Reissue(Store& store, const std::string& document_id,
+                              const std::string& actor);
 
  private:
   Status PrepareInstitutions(const Config& config);

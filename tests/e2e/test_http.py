@@ -261,3 +261,98 @@ class HttpTest(harness.TestCase):
         self.assertTrue(answer["genuine"])
         self.assertEqual(answer["status"], "active")
         self.assertTrue(answer["signer"]["retired"])
+
+
+class AdminApiTest(harness.TestCase):
+    TOKENS = {"desk": "d" * 8 + uuid.uuid4().hex, "sis-job": "s" * 8 + uuid.uuid4().hex}
+
+    def site(self):
+        keys = harness.make_temp_dir(self)
+        path = os.path.join(keys, "admin.tokens")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("# label:token\n" + "".join(f"{k}:{v}\n" for k, v in self.TOKENS.items()))
+        os.chmod(path, 0o600)
+        port = harness.free_port()
+        site = Site(self, http_yaml=f"http:\n  listen: 127.0.0.1:{port}\n  admin_token_file: '{path}'\n")
+        site.start()
+        return site, Http(port)
+
+    def call(self, http, method, path, token=None, body=None):
+        headers = {"Authorization": token} if token else {}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        status, _, data = http.request(method, path, json.dumps(body).encode() if body is not None else None,
+                                       headers)
+        return status, data
+
+    def test_without_a_valid_token_every_route_is_refused_alike(self):
+        site, http = self.site()
+        routes = [("GET", "/api/v1/admin/status"), ("GET", "/api/v1/admin/batches"),
+                  ("GET", "/api/v1/admin/batches/1"), ("GET", "/api/v1/admin/students?student_id=S1"),
+                  ("POST", "/api/v1/admin/invitations/resend"),
+                  ("POST", f"/api/v1/admin/documents/{uuid.uuid4()}/revoke"),
+                  ("POST", f"/api/v1/admin/documents/{uuid.uuid4()}/reissue")]
+        wrong = ["", "Bearer", "Bearer ", "Bearer nope", "Basic " + self.TOKENS["desk"],
+                 "Bearer " + self.TOKENS["desk"][:-1], "bearer " + self.TOKENS["desk"],
+                 "Bearer " + self.TOKENS["desk"] + "x"]
+        answers = set()
+        for method, path in routes:
+            for token in wrong:
+                status, data = self.call(http, method, path, token or None, {} if method == "POST" else None)
+                answers.add((status, data))
+        self.assertEqual(answers, {(401, b'{"error":"unauthorized"}\n')})
+        self.assertEqual(site.count("SELECT count(*) FROM audit_events WHERE actor LIKE 'api:%'"), 0)
+
+    def test_answers_equal_credctl_json_and_actions_are_audited_with_the_label(self):
+        site, http = self.site()
+        site.drop(EN, "a.csv", HEADER + csv_row(1) + csv_row(2) + "bad,row\n")
+        site.report(EN, "a.csv")
+        harness.wait_for(lambda: site.count("SELECT count(*) FROM documents") == 2, 60, what="2 documents")
+        desk = "Bearer " + self.TOKENS["desk"]
+
+        def same(path, *credctl_args):
+            status, data = self.call(http, "GET", path, desk)
+            self.assertEqual(status, 200, data)
+            result = site.credctl(*credctl_args)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertEqual(json.loads(data), json.loads(result.stdout), path)
+            return json.loads(data)
+
+        same("/api/v1/admin/status", "status", "--json")
+        listed = same("/api/v1/admin/batches", "batches", "list", "--json")
+        batch = listed["batches"][0]["id"]
+        report = same(f"/api/v1/admin/batches/{batch}", "batches", "show", str(batch), "--json")
+        self.assertEqual(report["records"]["accepted"], 2)
+        self.assertEqual(len(report["errors"]), 1)
+        same(f"/api/v1/admin/batches?institution={FR}", "batches", "list", "--institution", FR, "--json")
+        same(f"/api/v1/admin/students?institution={EN}&student_id=S0000001",
+             "student", "find", "--institution", EN, "--student-id", "S0000001", "--json")
+        status, _ = self.call(http, "GET", "/api/v1/admin/students?institution=x&student_id=nobody", desk)
+        self.assertEqual(status, 404)
+        status, _ = self.call(http, "GET", "/api/v1/admin/batches/999999", desk)
+        self.assertEqual(status, 404)
+
+        docs = {d["student_id"]: d for d in site.documents()}
+        status, data = self.call(http, "POST", f"/api/v1/admin/documents/{docs['S0000001']['public_id']}/revoke",
+                                 desk, {"reason": "issued in error"})
+        self.assertEqual(status, 200, data)
+        status, data = self.call(http, "POST", f"/api/v1/admin/documents/{docs['S0000001']['public_id']}/revoke",
+                                 desk, {})
+        self.assertEqual(status, 400, data)
+        self.assertEqual(site.sql(f"SELECT status || ':' || revoked_reason FROM documents "
+                                  f"WHERE public_id = '{docs['S0000001']['public_id']}'"), "revoked:issued in error")
+        status, data = self.call(http, "POST", f"/api/v1/admin/documents/{docs['S0000002']['public_id']}/reissue",
+                                 "Bearer " + self.TOKENS["sis-job"])
+        self.assertEqual(status, 201, data)
+        newer = json.loads(data)["document_id"]
+        self.assertEqual(site.sql(f"SELECT status FROM documents WHERE public_id = '{docs['S0000002']['public_id']}'"),
+                         "superseded")
+        self.assertEqual(site.sql(f"SELECT status FROM documents WHERE public_id = '{newer}'"), "active")
+        status, data = self.call(http, "POST", "/api/v1/admin/invitations/resend", desk,
+                                 {"institution": EN, "student_id": "S0000002"})
+        resent = site.credctl("invite", "resend", "--institution", EN, "--student-id", "S0000002")
+        self.assertEqual(status == 202, resent.returncode == 0, (status, data, resent.stderr))
+        actors = site.sql("SELECT string_agg(DISTINCT actor || ' ' || event, ', ' ORDER BY actor || ' ' || event) "
+                          "FROM audit_events WHERE actor LIKE 'api:%'")
+        self.assertIn("api:desk document.revoked", actors)
+        self.assertIn("api:sis-job document.", actors)
