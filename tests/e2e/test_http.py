@@ -7,6 +7,7 @@ the JSON API and the EN/FR pages."""
 import json
 import os
 import signal
+import ssl
 import subprocess
 import urllib.error
 import urllib.request
@@ -14,7 +15,7 @@ import uuid
 
 import harness
 from ingest_util import HEADER, csv_row, make_signing_key
-from mail_util import invitations_yaml
+from mail_util import invitations_yaml, smtp_yaml
 from test_documents import EN, FR, Site
 
 
@@ -356,3 +357,47 @@ class AdminApiTest(harness.TestCase):
                           "FROM audit_events WHERE actor LIKE 'api:%'")
         self.assertIn("api:desk document.revoked", actors)
         self.assertIn("api:sis-job document.", actors)
+
+
+class TransportTest(harness.TestCase):
+    def test_tls_in_credd_itself_with_hsts(self):
+        d = harness.make_temp_dir(self)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-keyout", "tls.key", "-out", "tls.crt", "-days", "2", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], cwd=d, check=True, capture_output=True)
+        os.chmod(os.path.join(d, "tls.key"), 0o600)
+        port = harness.free_port()
+        site = Site(self, http_yaml=f"http:\n  listen: 127.0.0.1:{port}\n  tls:\n"
+                                    f"    certificate: '{d}/tls.crt'\n    key: '{d}/tls.key'\n")
+        site.start()
+        context = ssl.create_default_context(cafile=os.path.join(d, "tls.crt"))
+        with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", context=context, timeout=30) as res:
+            self.assertEqual(res.status, 200)
+            self.assertEqual(res.headers["Strict-Transport-Security"], "max-age=31536000")
+        # Plain HTTP on the TLS port gets nothing useful.
+        with self.assertRaises(Exception):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10).read()
+
+    def test_readiness_says_when_the_relay_refuses_connections(self):
+        closed = harness.free_port()  # Nothing listens there.
+        site = Site(self, mail_yaml=smtp_yaml(closed))
+        site.start()
+        http = Http(harness.http_port(site.config))
+        status, ready = http.json("GET", "/readyz")
+        self.assertEqual(status, 503, ready)
+        self.assertEqual([r.split(":")[0] for r in ready["reasons"]], ["mail"], ready)
+        self.assertEqual(http.get("/healthz")[0], 200)
+
+    def test_public_url_is_the_verification_url_printed_on_documents(self):
+        site = Site(self, http_yaml=f"http:\n  listen: 127.0.0.1:{harness.free_port()}\n"
+                                    "  public_url: https://credentials.example-college.ca/\n")
+        site.start()
+        site.drop(EN, "p.csv", HEADER + csv_row(1))
+        site.report(EN, "p.csv")
+        harness.wait_for(lambda: site.count("SELECT count(*) FROM documents") == 1, 60, what="1 document")
+        doc = site.documents()[0]
+        out = harness.make_temp_dir(self)
+        text = subprocess.run(["pdftotext", site.export(doc["id"], out), "-"], capture_output=True,
+                              text=True, timeout=60).stdout
+        self.assertIn(f"https://credentials.example-college.ca/verify/{doc['public_id']}",
+                      text.replace("\n", ""))
