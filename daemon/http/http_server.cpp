@@ -101,13 +101,6 @@ namespace {
 
 const char* const kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 // The headers every response carries. Pages use only same-origin styles and no scripts,
 // so the policy can say so.
 void AddSecurityHeaders(bhttp::response<bhttp::string_body>& res, bool secure) {

@@ -40,6 +40,9 @@ struct Response {
   static Response Html(int status, std::string body);
 };
 
+// ASCII case-insensitive equality (header names, tokens like "100-continue").
+bool EqualsIgnoringCase(std::string_view a, std::string_view b);
+
 // %XX decoding; "+" becomes a space only when plus_is_space (query strings and forms). False
 // when an escape is malformed.
 bool PercentDecode(std::string_view in, bool plus_is_space, std::string* out);
