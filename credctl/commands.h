@@ -61,6 +61,11 @@ int KeysListCommand(const GlobalOptions& global, Logger& log, std::ostream& out,
 int KeysAddCommand(const GlobalOptions& global, const std::string& certificate,
                    const std::string& actor, Logger& log, std::ostream& out, std::ostream& err);
 int StatusCommand(const GlobalOptions& global, Logger& log, std::ostream& out, std::ostream& err);
+// The newest batches (of one institution, or all), and one batch with its report.
+int BatchesListCommand(const GlobalOptions& global, const std::string& institution, int limit,
+                       Logger& log, std::ostream& out, std::ostream& err);
+int BatchesShowCommand(const GlobalOptions& global, int64_t batch_id, Logger& log,
+                       std::ostream& out, std::ostream& err);
 // Clears an institution's mail pause (after repeated policy refusals by the relay).
 int MailResumeCommand(const GlobalOptions& global, const std::string& institution, Logger& log,
                       std::ostream& out, std::ostream& err);

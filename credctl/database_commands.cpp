@@ -3,7 +3,9 @@
 #include "common/exit_codes.h"
 #include "credctl/commands.h"
 #include "credctl/session.h"
+#include "daemon/admin/admin_views.h"
 #include "daemon/config/config.h"
+#include "daemon/store/batch_store.h"
 #include "daemon/store/conditions.h"
 #include "daemon/store/database.h"
 #include "daemon/store/migrations.h"
@@ -65,20 +67,9 @@ int StatusCommand(const GlobalOptions& global, Logger& log, std::ostream& out, s
   if (!conditions) return Fail(conditions.error(), err);
 
   if (global.json) {
-    nlohmann::json listed = nlohmann::json::array();
-    for (const ConditionRow& c : *conditions) {
-      listed.push_back({{"institution", c.institution_id},
-                        {"kind", std::string(ConditionName(c.kind))},
-                        {"detail", c.detail},
-                        {"since", c.since}});
-    }
-    nlohmann::json doc = {{"schema_version", counts->schema_version},
-                          {"batches", counts->batches},
-                          {"documents", counts->documents},
-                          {"invitations", counts->invitations},
-                          {"outbox", counts->outbox},
-                          {"conditions", listed}};
-    out << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    out << StatusJson(*counts, *conditions)
+               .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+        << "\n";
     return kExitOk;
   }
   auto print_group = [&out](const char* title, const std::map<std::string, int64_t>& group) {
@@ -109,6 +100,42 @@ int MailResumeCommand(const GlobalOptions& global, const std::string& institutio
   auto cleared = ClearCondition(*session->conn, institution, ConditionKind::kMailPaused);
   if (!cleared) return Fail(cleared.error(), err);
   out << (*cleared ? "sending resumed for " : "sending was not paused for ") << institution << "\n";
+  return kExitOk;
+}
+
+int BatchesListCommand(const GlobalOptions& global, const std::string& institution, int limit,
+                       Logger& log, std::ostream& out, std::ostream& err) {
+  auto session = OpenSession(global, log, err);
+  if (!session) return Fail(session.error(), err);
+  auto rows = ListBatches(*session->conn, institution, limit);
+  if (!rows) return Fail(rows.error(), err);
+  if (global.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const BatchRow& b : *rows) list.push_back(BatchSummaryJson(b));
+    out << nlohmann::json{{"batches", list}}.dump(2, ' ', false,
+                                                  nlohmann::json::error_handler_t::replace)
+        << "\n";
+    return kExitOk;
+  }
+  for (const BatchRow& b : *rows) {
+    out << b.id << " " << b.institution_id << " " << kBatchStatuses.Name(b.status) << " "
+        << b.received_at << " " << b.file_name << " (" << b.counts.accepted << " accepted, "
+        << b.counts.rejected << " rejected, " << b.counts.duplicates << " duplicates)\n";
+  }
+  return kExitOk;
+}
+
+int BatchesShowCommand(const GlobalOptions& global, int64_t batch_id, Logger& log,
+                       std::ostream& out, std::ostream& err) {
+  auto session = OpenSession(global, log, err);
+  if (!session) return Fail(session.error(), err);
+  auto row = LoadBatch(*session->conn, batch_id);
+  if (!row) return Fail(row.error(), err);
+  auto errors = LoadBatchErrors(*session->conn, batch_id);
+  if (!errors) return Fail(errors.error(), err);
+  out << BatchReportJson(*row, *errors)
+             .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+      << "\n";
   return kExitOk;
 }
 

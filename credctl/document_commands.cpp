@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/clock.h"
 #include "common/exit_codes.h"
 #include "common/sha256.h"
 #include "credctl/commands.h"
@@ -13,10 +14,10 @@
 #include "daemon/pipeline/key_registry.h"
 #include "daemon/pipeline/record_identity.h"
 #include "daemon/pipeline/signing_setup.h"
-#include "daemon/sign/pdf_signature.h"
 #include "daemon/store/database.h"
 #include "daemon/store/document_store.h"
 #include "daemon/store/migrations.h"
+#include "daemon/verify/document_verifier.h"
 
 namespace credd::ctl {
 namespace {
@@ -35,8 +36,10 @@ int VerifyCommand(const GlobalOptions& global, const std::string& file, Logger& 
   if (!pdf) return Fail(pdf.error(), err);
   auto session = OpenSession(global, log, err);
   if (!session) return Fail(session.error(), err);
-  auto keys = ListSigningKeys(*session->conn);
-  if (!keys) return Fail(keys.error(), err);
+  DocumentVerifier verifier(SystemClock());
+  auto result = verifier.Verify(*session->conn, *pdf, file);
+  if (!result) return Fail(result.error(), err);
+  const Verification& v = *result;
 
   nlohmann::json doc = {{"file", file}};
   auto verdict = [&](int code, const std::string& status, const std::string& reason) {
@@ -49,50 +52,13 @@ int VerifyCommand(const GlobalOptions& global, const std::string& file, Logger& 
     }
     return code;
   };
-
-  auto signature = sign::ExtractLastSignature(*pdf, file);
-  if (!signature) return verdict(1, "NOT GENUINE", signature.error().message);
-  if (!signature->covers_whole_file) {
-    return verdict(1, "NOT GENUINE",
-                   "bytes were added after the signature: the signature does not cover the "
-                   "whole file");
+  if (v.signer) {
+    doc["key"] = {{"id", v.signer->key_id},
+                  {"subject", v.signer->subject},
+                  {"status", v.signer->retired ? "retired" : "active"}};
   }
-  std::vector<sign::X509Ptr> trusted_owner;
-  std::vector<X509*> trusted;
-  for (const SigningKeyRow& key : *keys) {
-    auto certs = ParsePemCertificates(key.certificates_pem, "key " + key.key_id);
-    if (!certs) continue;
-    for (sign::X509Ptr& cert : *certs) {
-      trusted.push_back(cert.get());
-      trusted_owner.push_back(std::move(cert));
-    }
-  }
-  auto check = sign::VerifyCms(*pdf, *signature, trusted, file);
-  if (!check) return verdict(1, "NOT GENUINE", check.error().message);
-  if (!check->digest_matched) {
-    return verdict(1, "NOT GENUINE",
-                   "the document was changed after it was signed (" + check->problem + ")");
-  }
-  const SigningKeyRow* signer = nullptr;
-  for (const SigningKeyRow& key : *keys) {
-    if (key.key_id == check->signer_key_id) signer = &key;
-  }
-  if (signer == nullptr) {
-    return verdict(1, "NOT GENUINE",
-                   "signed by a key this installation does not know (" +
-                       check->signer_key_id.substr(0, 16) + "...)");
-  }
-  // The signer is one of this installation's own registered certificates: that identity,
-  // not a chain to some root, is what makes the document ours. (A registered certificate
-  // may be issued by an institutional CA that no one else trusts.)
-  doc["key"] = {{"id", signer->key_id}, {"subject", signer->subject}, {"status", signer->status}};
-  auto found = FindDocumentBySha256(*session->conn, Sha256Hex(*pdf));
-  if (!found) return Fail(found.error(), err);
-  if (!found->has_value()) {
-    return verdict(1, "NOT GENUINE",
-                   "the signature is valid but no document with this content was issued here");
-  }
-  const DocumentRow& d = **found;
+  if (!v.genuine) return verdict(1, "NOT GENUINE", v.reasons.front());
+  const DocumentRow& d = v.document->document;
   doc["document"] = {{"id", d.public_id},
                      {"status", kDocumentStatuses.Name(d.status)},
                      {"institution", d.institution_id},
@@ -102,8 +68,8 @@ int VerifyCommand(const GlobalOptions& global, const std::string& file, Logger& 
                      {"issued_at", d.issued_at}};
   std::string about = d.kind + " '" + d.title + "' for student " + d.student_id + " of " +
                       d.institution_id + ", document " + d.public_id + ", issued " + d.issued_at +
-                      ", signed by " + signer->subject +
-                      (signer->status == "retired" ? " (a key since retired)" : "");
+                      ", signed by " + v.signer->subject +
+                      (v.signer->retired ? " (a key since retired)" : "");
   if (d.status == DocumentStatus::kRevoked) {
     return verdict(2, "GENUINE BUT REVOKED", about + "; revoked: " + d.revoked_reason);
   }

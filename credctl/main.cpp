@@ -95,6 +95,20 @@ int main(int argc, char** argv) {
   resend->add_option("--to", resend_to, "personal: to the personal address")
       ->check(CLI::IsMember({"personal"}));
 
+  auto* batches = app.add_subcommand("batches", "the files credd has taken, and their reports");
+  batches->require_subcommand(1);
+  auto* batches_list = batches->add_subcommand("list", "the newest batches first");
+  batches_list->add_flag("--json", global.json, "print one JSON document");
+  std::string batches_institution;
+  int batches_limit = 50;
+  batches_list->add_option("--institution", batches_institution, "only this institution");
+  batches_list->add_option("--limit", batches_limit, "at most this many (default 50)")
+      ->check(CLI::Range(1, 10000));
+  auto* batches_show = batches->add_subcommand("show", "one batch with its report");
+  batches_show->add_flag("--json", global.json, "print one JSON document");
+  int64_t batch_id = 0;
+  batches_show->add_option("ID", batch_id, "batch id")->required();
+
   auto* mail = app.add_subcommand("mail", "the mail queue: resume paused sending");
   mail->require_subcommand(1);
   auto* mail_resume =
@@ -150,6 +164,13 @@ int main(int argc, char** argv) {
     return credd::ctl::KeysAddCommand(global, key_certificate, actor, log, std::cout, std::cerr);
   }
   if (status->parsed()) return credd::ctl::StatusCommand(global, log, std::cout, std::cerr);
+  if (batches_list->parsed()) {
+    return credd::ctl::BatchesListCommand(global, batches_institution, batches_limit, log,
+                                          std::cout, std::cerr);
+  }
+  if (batches_show->parsed()) {
+    return credd::ctl::BatchesShowCommand(global, batch_id, log, std::cout, std::cerr);
+  }
   if (mail_resume->parsed()) {
     return credd::ctl::MailResumeCommand(global, mail_institution, log, std::cout, std::cerr);
   }

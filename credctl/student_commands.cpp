@@ -3,6 +3,7 @@
 #include "common/exit_codes.h"
 #include "credctl/commands.h"
 #include "credctl/session.h"
+#include "daemon/admin/admin_views.h"
 #include "daemon/config/config.h"
 #include "daemon/mail/mailer.h"
 #include "daemon/store/database.h"
@@ -14,37 +15,6 @@
 namespace credd::ctl {
 
 namespace {
-
-nlohmann::json StudentJson(const StudentRow& s) {
-  nlohmann::json student = {
-      {"institution", s.institution_id},        {"student_id", s.student_id},
-      {"family_name", s.family_name},           {"given_names", s.given_names},
-      {"preferred_locale", s.preferred_locale}, {"activated_at", s.activated_at},
-      {"emails", nlohmann::json::array()},      {"documents", nlohmann::json::array()},
-      {"invitations", nlohmann::json::array()}};
-  for (const StudentEmailRow& e : s.emails) {
-    student["emails"].push_back(
-        {{"address", e.address}, {"kind", e.kind}, {"primary", e.primary}, {"status", e.status}});
-  }
-  for (const StudentDocumentRow& d : s.documents) {
-    student["documents"].push_back({{"id", d.id},
-                                    {"public_id", d.public_id},
-                                    {"kind", d.kind},
-                                    {"title", d.title},
-                                    {"status", kDocumentStatuses.Name(d.status)},
-                                    {"sha256", d.sha256}});
-  }
-  for (const StudentInvitationRow& i : s.invitations) {
-    student["invitations"].push_back({{"id", i.id},
-                                      {"kind", i.kind},
-                                      {"state", kInvitationStates.Name(i.state)},
-                                      {"reminders_sent", i.reminders_sent},
-                                      {"expires_at", i.expires_at},
-                                      {"last_error", i.last_error},
-                                      {"to", i.to}});
-  }
-  return student;
-}
 
 void PrintStudent(const StudentRow& s, std::ostream& out) {
   out << s.institution_id << " " << s.student_id << ": " << s.given_names << " " << s.family_name
@@ -77,9 +47,7 @@ int StudentFindCommand(const GlobalOptions& global, const StudentOptions& option
     return kExitNoInput;
   }
   if (global.json) {
-    nlohmann::json list = nlohmann::json::array();
-    for (const StudentRow& s : *students) list.push_back(StudentJson(s));
-    out << (list.size() == 1 ? list[0] : nlohmann::json{{"students", list}}).dump(2) << "\n";
+    out << StudentsJson(*students).dump(2) << "\n";
   } else {
     for (const StudentRow& s : *students) PrintStudent(s, out);
   }

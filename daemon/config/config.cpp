@@ -292,6 +292,39 @@ void ReadCsv(YamlMap& reader, CsvOptions* csv) {
   }
 }
 
+void ReadHttp(YamlMap& reader, HttpConfig* http) {
+  if (reader.String("listen", &http->listen)) {
+    const std::string problem = CheckListenAddress(http->listen);
+    if (!problem.empty()) reader.Problem("listen", problem);
+  }
+  if (reader.String("public_url", &http->public_url)) {
+    if (http->public_url.ends_with('/')) http->public_url.pop_back();
+    const bool scheme =
+        http->public_url.starts_with("https://") || http->public_url.starts_with("http://");
+    const std::size_t host = http->public_url.find("://") + 3;
+    if (!scheme || http->public_url.size() <= host ||
+        http->public_url.find_first_of("/?#", host) != std::string::npos) {
+      reader.Problem("public_url",
+                     "must be an origin such as https://credentials.example-college.ca (no path)");
+    }
+  }
+  reader.StringList("trusted_proxies", &http->trusted_proxies);
+  reader.Map("tls", [&](YamlMap& tls) {
+    tls.String("certificate", &http->tls.certificate);
+    tls.String("key", &http->tls.key);
+    if (http->tls.certificate.empty() != http->tls.key.empty()) {
+      tls.Problem(http->tls.key.empty() ? "key" : "certificate", "certificate and key go together");
+    }
+  });
+  reader.Int("threads", &http->threads, 1, 64);
+  reader.Int("max_connections", &http->max_connections, 1, 100000);
+  reader.Int("max_connections_per_client", &http->max_connections_per_client, 1, 100000);
+  reader.Int("requests_per_minute", &http->requests_per_minute, 0, 1000000);
+  reader.Int("header_timeout_seconds", &http->header_timeout_seconds, 1, 600);
+  reader.Int("idle_timeout_seconds", &http->idle_timeout_seconds, 1, 3600);
+  ReadSecret(reader, "admin_token", &http->admin_token);
+}
+
 void ReadInstitution(YamlMap& reader, InstitutionConfig* institution) {
   if (reader.String("id", &institution->id, YamlMap::Need::kRequired) &&
       !IsValidInstitutionId(institution->id)) {
@@ -337,7 +370,9 @@ void ReadInstitution(YamlMap& reader, InstitutionConfig* institution) {
     reader.Problem("primary_color",
                    "must be a colour like #1f3a5f, got '" + institution->primary_color + "'");
   }
-  if (reader.String("verification_url", &institution->verification_url) &&
+  institution->verification_url_set =
+      reader.String("verification_url", &institution->verification_url);
+  if (institution->verification_url_set &&
       institution->verification_url.find("{document_id}") == std::string::npos) {
     reader.Problem("verification_url", "must contain {document_id}");
   }
@@ -407,13 +442,7 @@ void ReadRoot(YamlMap& root, Config* config) {
     reader.Int("chunk_size", &config->issuing.chunk_size, 1, 1000);
   });
 
-  root.Map("http", [&](YamlMap& reader) {
-    if (reader.String("listen", &config->http.listen)) {
-      const std::string problem = CheckListenAddress(config->http.listen);
-      if (!problem.empty()) reader.Problem("listen", problem);
-    }
-    ReadSecret(reader, "admin_token", &config->http.admin_token);
-  });
+  root.Map("http", [&](YamlMap& reader) { ReadHttp(reader, &config->http); });
 
   // Remembers the first index of each id, so a duplicate can name the one it repeats.
   std::map<std::string, std::size_t> first_index;
@@ -459,6 +488,8 @@ void ResolvePaths(const std::string& base_dir, Config* config) {
   if (!config->signing.key.starts_with("pkcs11:")) ResolvePath(base, &config->signing.key);
   ResolvePath(base, &config->signing.certificate);
   ResolvePath(base, &config->http.admin_token.file);
+  ResolvePath(base, &config->http.tls.certificate);
+  ResolvePath(base, &config->http.tls.key);
   ResolvePath(base, &config->signing.passphrase.file);
   ResolvePath(base, &config->templates_dir);
   ResolvePath(base, &config->signing.pin.file);
@@ -563,6 +594,17 @@ void CheckSecret(const std::string& prefix, const SecretSource& source,
 }  // namespace
 
 Result<std::string> SecretSource::Read() const {
+  auto content = ReadAll();
+  if (!content || file.empty()) return content;
+  std::string secret = content->substr(0, content->find('\n'));
+  if (!secret.empty() && secret.back() == '\r') secret.pop_back();
+  if (secret.empty()) {
+    return MakeError(ErrorCode::kConfig, "secret file's first line is empty", file);
+  }
+  return secret;
+}
+
+Result<std::string> SecretSource::ReadAll() const {
   if (!file.empty() && !env.empty()) {
     return MakeError(ErrorCode::kConfig,
                      "both a secret file and a secret environment variable are set", file);
@@ -597,15 +639,10 @@ Result<std::string> SecretSource::Read() const {
                      file);
   }
   std::string content;
-  if (const int error = ReadAll(fd, kMaxSecretBytes, &content); error != 0) {
+  if (const int error = ::credd::ReadAll(fd, kMaxSecretBytes, &content); error != 0) {
     return MakeError(ErrorCode::kConfig, "cannot read secret file: " + ErrnoText(error), file);
   }
-  std::string secret = content.substr(0, content.find('\n'));
-  if (!secret.empty() && secret.back() == '\r') secret.pop_back();
-  if (secret.empty()) {
-    return MakeError(ErrorCode::kConfig, "secret file's first line is empty", file);
-  }
-  return secret;
+  return content;
 }
 
 std::string Config::DropDirFor(const InstitutionConfig& institution) const {
@@ -617,6 +654,17 @@ namespace {
 
 // A restart-only key from the one field it names (`field` returns it from a Config, const or
 // not): whether it changed, and how to keep the running value, both follow from that field.
+// http.public_url is the origin people see: the verification URL printed on documents
+// follows it, unless the institution set its own.
+void ApplyPublicUrl(Config* config) {
+  if (config->http.public_url.empty()) return;
+  for (InstitutionConfig& institution : config->institutions) {
+    if (!institution.verification_url_set) {
+      institution.verification_url = config->http.public_url + "/verify/{document_id}";
+    }
+  }
+}
+
 template <typename Field>
 RestartOnlyKey RestartOnly(std::string_view key, Field field) {
   return {
@@ -641,9 +689,7 @@ const std::vector<RestartOnlyKey>& RestartOnlyKeys() {
       RestartOnly(
           "drop_root", [](auto& c) -> auto& { return c.drop_root; }),
       RestartOnly(
-          "http.listen", [](auto& c) -> auto& { return c.http.listen; }),
-      RestartOnly(
-          "http.admin_token", [](auto& c) -> auto& { return c.http.admin_token; }),
+          "http", [](auto& c) -> auto& { return c.http; }),
   };
   return kKeys;
 }
@@ -672,6 +718,7 @@ Result<Config> ParseConfig(const std::string& yaml_text, const std::string& base
   if (problems->size() == before) {
     ResolvePaths(base_dir, &config);
     CheckDistinctDropDirs(config, problems);
+    ApplyPublicUrl(&config);
   }
   const std::size_t count = problems->size() - before;
   if (count == 0) return config;
@@ -745,6 +792,8 @@ bool CheckEnvironment(const Config& config, std::vector<ConfigProblem>* problems
   CheckSecret("signing.passphrase", config.signing.passphrase, problems);
   CheckSecret("signing.pin", config.signing.pin, problems);
   CheckSecret("http.admin_token", config.http.admin_token, problems);
+  CheckReadableFile("http.tls.certificate", config.http.tls.certificate, problems);
+  CheckReadableFile("http.tls.key", config.http.tls.key, problems);
   for (std::size_t i = 0; i < config.institutions.size(); ++i) {
     CheckReadableFile("institutions[" + std::to_string(i) + "].logo", config.institutions[i].logo,
                       problems);

@@ -34,8 +34,10 @@ struct SecretSource {
 
   bool empty() const { return file.empty() && env.empty(); }
   bool operator==(const SecretSource&) const = default;
-  // Reads the secret; an empty source yields an empty string.
+  // Reads the secret (a file's first line); an empty source yields an empty string.
   Result<std::string> Read() const;
+  // Reads the whole secret, every line (the admin API's "label:token" lines).
+  Result<std::string> ReadAll() const;
 };
 
 struct EmbeddedDatabaseConfig {
@@ -119,8 +121,26 @@ struct IssuingConfig {
 };
 
 struct HttpConfig {
-  std::string listen = "127.0.0.1:8480";  // host:port for health, metrics and API.
-  SecretSource admin_token;  // Bearer token for admin endpoints (admin_token_file / _env).
+  std::string listen = "127.0.0.1:8480";  // host:port for health, metrics, pages and API.
+  // The origin people see ("https://credentials.example-college.ca"); when set, the default
+  // verification URL printed on documents is {public_url}/verify/{document_id}.
+  std::string public_url;
+  std::vector<std::string> trusted_proxies;  // Addresses or networks believed in X-Forwarded-*.
+  struct Tls {
+    std::string certificate;  // PEM chain; with key, credd serves HTTPS itself.
+    std::string key;          // PEM private key (not group/world-readable).
+    bool operator==(const Tls&) const = default;
+  };
+  Tls tls;
+  int threads = 4;                      // Handler threads, each with a database connection.
+  int max_connections = 512;            // Open connections in all.
+  int max_connections_per_client = 32;  // Per client address (trusted proxies exempt).
+  int requests_per_minute = 600;        // Per client address; 0 = no limit.
+  int header_timeout_seconds = 10;      // A request's whole header must arrive within this.
+  int idle_timeout_seconds = 15;        // Keep-alive connections wait this long for the next.
+  // Bearer tokens for the admin API: one "label:token" per line (admin_token_file / _env).
+  SecretSource admin_token;
+  bool operator==(const HttpConfig&) const = default;
 };
 
 // What one bad record does to its file; the names are the config's and batches.error_policy's.
@@ -150,7 +170,8 @@ struct InstitutionConfig {
   std::string primary_color = "#1f3a5f";  // Headings and rules, #rrggbb.
   std::string verification_url =          // Printed on every document.
       "https://credentials.example.edu/verify/{document_id}";
-  std::vector<Signatory> signatories;          // Signature lines on diplomas.
+  bool verification_url_set = false;   // Given in the file (else http.public_url may set it).
+  std::vector<Signatory> signatories;  // Signature lines on diplomas.
   std::vector<std::string> grading_legend_en;  // One line per grade on transcripts.
   std::vector<std::string> grading_legend_fr;
 

@@ -10,6 +10,7 @@
 #include <system_error>
 #include <vector>
 
+#include "common/mustache_json.h"
 #include "daemon/mail/message.h"
 
 namespace credd::mail {
@@ -29,34 +30,6 @@ Result<std::string> ReadFile(const fs::path& path) {
     return MakeError(ErrorCode::kConfig, "cannot read the email template", path.string());
   }
   return content.str();
-}
-
-mustache::data ToMustache(const nlohmann::json& value) {
-  switch (value.type()) {
-    case nlohmann::json::value_t::object: {
-      mustache::data object{mustache::data::type::object};
-      for (auto item = value.begin(); item != value.end(); ++item) {
-        object.set(item.key(), ToMustache(item.value()));
-      }
-      return object;
-    }
-    case nlohmann::json::value_t::array: {
-      mustache::data list{mustache::data::type::list};
-      for (const auto& item : value) list.push_back(ToMustache(item));
-      return list;
-    }
-    case nlohmann::json::value_t::string:
-      return mustache::data{value.get<std::string>()};
-    case nlohmann::json::value_t::boolean:
-      return mustache::data{value.get<bool>()};
-    case nlohmann::json::value_t::number_integer:
-    case nlohmann::json::value_t::number_unsigned:
-    case nlohmann::json::value_t::number_float:
-      return mustache::data{value.dump()};
-    default:
-      // null (and discarded values): renders as nothing and skips {{#sections}}.
-      return mustache::data{false};
-  }
 }
 
 // Parses one template to report syntax errors at load time, with the file they are in.

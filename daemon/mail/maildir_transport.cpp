@@ -82,6 +82,14 @@ class MaildirTransport final : public MailTransport {
 
   void Close() override {}
 
+  Status Probe() override {
+    const std::string probe = maildir_ + "/tmp/" + UniqueName() + ".probe";
+    std::string error = WriteSynced(probe, "");
+    ::unlink(probe.c_str());
+    if (error.empty()) return Status::Ok();
+    return MakeError(ErrorCode::kUnavailable, error, "mail.maildir");
+  }
+
  private:
   // "<seconds>.M<microseconds>P<pid>Q<counter>.<host>", the usual maildir form. The counter
   // is shared by all instances in the process so two transports never pick the same name.

@@ -46,24 +46,18 @@ std::vector<RateWindow> Windows(const std::vector<RateLimit>& limits) {
 }  // namespace
 
 Result<std::unique_ptr<Mailer>> BuildMailer(const Config& config, Database& database, Logger& log,
-                                            const std::string& templates_dir) {
+                                            const std::string& templates_dir,
+                                            CreddMetrics* metrics) {
   auto templates = MailTemplates::Load(templates_dir);
   if (!templates) return templates.error();
-  Result<std::unique_ptr<MailTransport>> transport =
-      MakeError(ErrorCode::kConfig, "no transport", "mail.transport");
-  if (config.mail.transport == "smtp") {
-    auto password = config.mail.smtp.password.Read();
-    if (!password) return password.error();
-    transport = MakeSmtpTransport(config.mail.smtp, *password, log);
-  } else {
-    transport = MakeMaildirTransport(config.mail.maildir);
-  }
+  auto transport = MakeTransport(config, log);
   if (!transport) return transport.error();
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   MailerOptions options;
   options.owner = std::string(host) + ":" + std::to_string(getpid());
   options.lease_seconds = config.mail.lease_seconds;
+  options.metrics = metrics;
   return std::make_unique<Mailer>(database, log, std::move(transport).value(),
                                   std::move(templates).value(), options);
 }
@@ -322,9 +316,14 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
     mime = rendered.error();
   }
   // A value that cannot be put in an email is nothing the transport could do differently.
+  const Clock::SteadyTime send_started = clock_.Steady();
   SendOutcome outcome =
       mime ? transport_->Send(inv.from_address, mail.recipient, *mime)
            : SendOutcome{SendOutcome::Kind::kFailed, 0, "local: " + mime.error().ToString()};
+  if (options_.metrics != nullptr && mime) {
+    options_.metrics->smtp_send.With({}).Observe(
+        std::chrono::duration<double>(clock_.Steady() - send_started).count());
+  }
   return Record(conn, config, institution, mail, std::move(outcome));
 }
 
@@ -344,6 +343,7 @@ Status Mailer::Record(Store& conn, const Config& config, const InstitutionConfig
                     " attempts; last reply: " + outcome.reply;
   }
   const std::string done_iso = Iso8601UtcMicros(clock_.Now());
+  Count(outcome);
   switch (outcome.kind) {
     case SendOutcome::Kind::kSent: {
       auto ok = MarkSent(conn, mail, options_.owner, done_iso, outcome.reply, inv.reminder_days);
@@ -396,6 +396,24 @@ Status Mailer::Record(Store& conn, const Config& config, const InstitutionConfig
                          : rerouted.empty()         ? "invitation bounced"
                                                     : "re-sent to the personal address"}});
   return PauseIfRelayRefuses(conn, institution, outcome);
+}
+
+void Mailer::Count(const SendOutcome& outcome) {
+  if (options_.metrics == nullptr) return;
+  const char* name = "failed";
+  switch (outcome.kind) {
+    case SendOutcome::Kind::kSent:
+      name = "sent";
+      break;
+    case SendOutcome::Kind::kDeferred:
+    case SendOutcome::Kind::kUnknown:
+      name = "deferred";
+      break;
+    case SendOutcome::Kind::kFailed:
+      name = outcome.recipient_refused ? "bounced" : "failed";
+      break;
+  }
+  options_.metrics->emails.With({name}).Add();
 }
 
 Status Mailer::PauseIfRelayRefuses(Store& conn, const InstitutionConfig& institution,

@@ -24,6 +24,7 @@
 #include "daemon/config/config.h"
 #include "daemon/mail/mail_templates.h"
 #include "daemon/mail/transport.h"
+#include "daemon/metrics/credd_metrics.h"
 #include "daemon/store/database.h"
 #include "daemon/store/invitation_store.h"
 
@@ -44,6 +45,7 @@ struct MailerOptions {
   Heartbeat* heartbeat = nullptr;           // Beaten per email, for the watchdog.
   // Windows, limits, backoff, token expiry and leases all read it (tests pin it).
   const Clock* clock = &SystemClock();
+  CreddMetrics* metrics = nullptr;  // Emails by outcome and send times; null = not counted.
 };
 
 class Mailer {
@@ -92,6 +94,7 @@ class Mailer {
                 const ClaimedMail& mail, SendOutcome outcome);
   Status PauseIfRelayRefuses(Store& conn, const InstitutionConfig& institution,
                              const SendOutcome& outcome);
+  void Count(const SendOutcome& outcome);
   bool Stopping() const { return options_.stop != nullptr && options_.stop->load(); }
 
   Database& database_;
@@ -111,7 +114,8 @@ class Mailer {
 // A Mailer for the config: the SMTP or maildir transport (reading the SMTP password from
 // its secret source) and the email templates under templates_dir/email.
 Result<std::unique_ptr<Mailer>> BuildMailer(const Config& config, Database& database, Logger& log,
-                                            const std::string& templates_dir);
+                                            const std::string& templates_dir,
+                                            CreddMetrics* metrics = nullptr);
 
 // The domain of an address ("registrar@college.ca" -> "college.ca"), for Message-IDs.
 std::string DomainOf(const std::string& address);

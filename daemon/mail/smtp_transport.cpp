@@ -267,6 +267,17 @@ class SmtpTransport final : public MailTransport {
     }
   }
 
+  Status Probe() override {
+    // A fresh transport with the same settings, so a connection kept for sending is left
+    // as it is.
+    SmtpTransport probe(config_, password_, log_, helo_name_, context_);
+    if (std::optional<SendOutcome> failure = probe.Connect()) {
+      return MakeError(ErrorCode::kUnavailable, "cannot connect: " + failure->reply, Where());
+    }
+    probe.Close();
+    return Status::Ok();
+  }
+
   void Close() override {
     if (session_ == nullptr) return;
     try {

@@ -71,4 +71,11 @@ const char* SendOutcomeKindName(SendOutcome::Kind kind) {
   return "?";
 }
 
+Result<std::unique_ptr<MailTransport>> MakeTransport(const Config& config, Logger& log) {
+  if (config.mail.transport != "smtp") return MakeMaildirTransport(config.mail.maildir);
+  auto password = config.mail.smtp.password.Read();
+  if (!password) return password.error();
+  return MakeSmtpTransport(config.mail.smtp, *password, log);
+}
+
 }  // namespace credd::mail

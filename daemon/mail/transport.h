@@ -55,7 +55,14 @@ class MailTransport {
                            const std::string& mime_bytes) = 0;
   // Ends a reused connection politely (QUIT); the next Send connects again.
   virtual void Close() = 0;
+  // Whether a message could be handed over now: the relay accepts a connection (greeting,
+  // TLS, authentication; then QUIT), or the maildir can be written. kUnavailable saying why.
+  // Uses its own connection, so it never disturbs one kept for sending.
+  virtual Status Probe() = 0;
 };
+
+// The transport mail.transport names (smtp, with its password read now; or maildir).
+Result<std::unique_ptr<MailTransport>> MakeTransport(const Config& config, Logger& log);
 
 // An SMTP transport over one connection reused for many messages (opened on the first Send,
 // reopened after an error). config.tls: "starttls" (required: never falls back to plain),

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/result.h"
 #include "daemon/config/config.h"
+#include "daemon/metrics/credd_metrics.h"
 #include "daemon/pipeline/report.h"
 #include "daemon/render/renderer.h"
 #include "daemon/store/database.h"
@@ -39,6 +40,7 @@ struct ProcessOptions {
   // Dry runs only: called for each accepted record (credctl import --dry-run --out renders
   // and signs it); an error rejects the record with that message.
   std::function<Status(const CredentialRecord&)> on_accepted;
+  CreddMetrics* metrics = nullptr;  // Files and records by outcome (FileIntake counts them).
 };
 
 // A format's name for reports and logs; "unknown" when it was never identified.

@@ -37,6 +37,7 @@ FileIntake::FileIntake(Database& database, Logger& log, ProcessOptions options)
     : database_(database),
       log_(log),
       clock_(*options.clock),
+      metrics_(options.metrics),
       processor_(&database, log, std::move(options)) {}
 
 void FileIntake::FolderFailed(const InstitutionConfig& institution, const std::string& problem) {
@@ -102,6 +103,7 @@ Status FileIntake::Refuse(const std::string& dir, const InstitutionConfig& insti
   report.status = BatchStatus::kRejected;
   report.reason = reason;
   report.received_at = report.finished_at = clock_.NowIso8601();
+  Count(institution, report, Clock::SteadyTime::duration::zero());
   return MoveWithReport(dir, from, name, preferred_name, std::move(report));
 }
 
@@ -153,6 +155,7 @@ Status FileIntake::ImportClaimed(const std::string& dir, const InstitutionConfig
                                  const std::string& dropped_name, UniqueFd file,
                                  ReadyCheck ready_check, bool resuming) {
   const std::string shown = NameAsText(dropped_name);
+  const Clock::SteadyTime started = clock_.Steady();
   ProcessInput input;
   input.institution = &institution;
   input.path = dir + "/processing/" + processing_name;  // For messages; the fd is read.
@@ -180,6 +183,7 @@ Status FileIntake::ImportClaimed(const std::string& dir, const InstitutionConfig
     report = refusal.empty() ? processor_.Process(input) : processor_.Reject(input, refusal);
   }
   if (!report && report.error().code == ErrorCode::kUnavailable) {
+    if (metrics_ != nullptr) metrics_->files.With({institution.id, "retry"}).Add();
     log_.Error("intake.failed", {{"institution", institution.id},
                                  {"file", shown},
                                  {"error", report.error().ToString()},
@@ -206,6 +210,7 @@ Status FileIntake::ImportClaimed(const std::string& dir, const InstitutionConfig
     report = std::move(failed);
   }
   report->ready_check = ReadyCheckName(ready_check);
+  Count(institution, *report, clock_.Steady() - started);
   file.Reset();
   if (Status s = MoveWithReport(dir, "processing", processing_name, "", std::move(report).value());
       !s) {
@@ -219,6 +224,17 @@ Status FileIntake::ImportClaimed(const std::string& dir, const InstitutionConfig
     return s;
   }
   return Status::Ok();
+}
+
+void FileIntake::Count(const InstitutionConfig& institution, const BatchReport& report,
+                       Clock::SteadyTime::duration took) {
+  if (metrics_ == nullptr) return;
+  const std::string& id = institution.id;
+  metrics_->files.With({id, std::string(kBatchStatuses.Name(report.status))}).Add();
+  metrics_->records.With({id, "accepted"}).Add(static_cast<double>(report.counts.accepted));
+  metrics_->records.With({id, "rejected"}).Add(static_cast<double>(report.counts.rejected));
+  metrics_->records.With({id, "duplicate"}).Add(static_cast<double>(report.counts.duplicates));
+  metrics_->batch_duration.With({id}).Observe(std::chrono::duration<double>(took).count());
 }
 
 Status FileIntake::MoveWithReport(const std::string& dir, const std::string& from,

@@ -67,12 +67,16 @@ class FileIntake {
   Status Refuse(const std::string& dir, const InstitutionConfig& institution,
                 const std::string& from, const std::string& name, const std::string& preferred_name,
                 const std::string& reason);
+  // Files and records by outcome, and the time the file took.
+  void Count(const InstitutionConfig& institution, const BatchReport& report,
+             Clock::SteadyTime::duration took);
   void FolderFailed(const InstitutionConfig& institution, const std::string& problem);
   void FolderWorks(const InstitutionConfig& institution);
 
   Database& database_;
   Logger& log_;
   const Clock& clock_;
+  CreddMetrics* metrics_;
   BatchProcessor processor_;
   IssuingPipeline* issuing_ = nullptr;
   std::set<std::string> failing_folders_;  // Institutions with a recorded folder problem.

@@ -130,11 +130,16 @@ void IssuingPipeline::Work(size_t worker) {
     lock.unlock();
     const PendingCredential& credential = job.chunk->chunk->credentials()[job.index];
     Result<NewDocument> document = MakeError(ErrorCode::kInternal, "not made");
+    const Clock::SteadyTime started = options_.clock->Steady();
     try {
       document = issuer.Make(*job.chunk->institution, credential);
     } catch (const std::exception& e) {
       document = MakeError(ErrorCode::kInternal, std::string("issuing threw: ") + e.what(),
                            credential.source_ref);
+    }
+    if (options_.metrics != nullptr && document) {
+      options_.metrics->render_sign.With({}).Observe(
+          std::chrono::duration<double>(options_.clock->Steady() - started).count());
     }
     if (options_.heartbeat != nullptr) options_.heartbeat->Beat();
     lock.lock();
@@ -160,6 +165,14 @@ Result<int> IssuingPipeline::Commit(InFlight& chunk) {
   }
   auto ids = chunk.chunk->Commit(documents, options_.actor);
   if (!ids) return ids.error();
+  if (options_.metrics != nullptr) {
+    options_.metrics->documents_issued.With({institution.id})
+        .Add(static_cast<double>(documents.size()));
+    if (documents.size() < credentials.size()) {
+      options_.metrics->documents_failed.With({institution.id})
+          .Add(static_cast<double>(credentials.size() - documents.size()));
+    }
+  }
   for (size_t i = 0; i < documents.size(); ++i) {
     log_.Debug("document.issued", {{"institution", institution.id},
                                    {"document", documents[i].public_id},

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/result.h"
 #include "daemon/config/config.h"
+#include "daemon/metrics/credd_metrics.h"
 #include "daemon/pipeline/document_issuer.h"
 #include "daemon/pipeline/signing_setup.h"
 #include "daemon/store/database.h"
@@ -35,6 +36,7 @@ struct IssuingOptions {
   Heartbeat* heartbeat = nullptr;           // Beaten per document, for the watchdog.
   const std::atomic<bool>* stop = nullptr;  // Set on shutdown: finish the chunks in flight.
   const Clock* clock = &SystemClock();      // Stamps documents; times the chunks.
+  CreddMetrics* metrics = nullptr;          // Documents issued and render+sign times.
 };
 
 class IssuingPipeline {

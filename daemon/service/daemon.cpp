@@ -4,6 +4,7 @@
 
 #include "common/file_name.h"
 #include "daemon/store/conditions.h"
+#include "daemon/store/document_store.h"
 #include "daemon/store/institutions.h"
 #include "daemon/store/migrations.h"
 #include "daemon/watch/drop_folders.h"
@@ -13,12 +14,13 @@ namespace credd {
 namespace {
 
 ProcessOptions MakeProcessOptions(int chunk_size, const std::atomic<bool>* stop,
-                                  Heartbeat* heartbeat) {
+                                  Heartbeat* heartbeat, CreddMetrics* metrics) {
   ProcessOptions options;
   options.chunk_size = chunk_size;
   options.actor = "credd";
   options.stop = stop;
   options.heartbeat = heartbeat;
+  options.metrics = metrics;
   return options;
 }
 
@@ -39,7 +41,8 @@ Daemon::Daemon(boost::asio::io_context& io, Config config, ConfigLoader loader,
       signals_(io, SIGTERM, SIGINT, SIGHUP),
       health_timer_(io),
       watchdog_timer_(io),
-      intake_(database, log, MakeProcessOptions(options.chunk_size, &stop_, &worker_heartbeat_)),
+      intake_(database, log,
+              MakeProcessOptions(options.chunk_size, &stop_, &worker_heartbeat_, options.metrics)),
       watcher_(io, log,
                [this](const std::string& institution_id, const std::string& name) {
                  OnFileReady(institution_id, name);
@@ -65,6 +68,7 @@ Result<std::shared_ptr<Daemon::Documents>> Daemon::LoadDocuments(const Config& c
     issuing.chunk_size = config.issuing.chunk_size;
     issuing.heartbeat = &worker_heartbeat_;
     issuing.stop = &stop_;
+    issuing.metrics = options_.metrics;
     documents->issuing =
         std::make_unique<IssuingPipeline>(log_, std::move(setups).value(), std::move(issuing));
     log_.Info("signing.ready", {{"key_id", documents->setup.key->key_id()},
@@ -79,6 +83,10 @@ Result<std::shared_ptr<Daemon::Documents>> Daemon::LoadDocuments(const Config& c
 
 void Daemon::UseDocuments(std::shared_ptr<Documents> documents) {
   documents_ = documents;
+  {
+    std::lock_guard lock(mu_);
+    probe_documents_ = documents;
+  }
   auto apply = [this, documents] {
     worker_documents_ = documents;
     intake_.SetDocuments(documents->setup.renderer.get(), documents->issuing.get());
@@ -93,6 +101,54 @@ void Daemon::UseDocuments(std::shared_ptr<Documents> documents) {
 std::shared_ptr<const Config> Daemon::Snapshot() const {
   std::lock_guard lock(mu_);
   return snapshot_;
+}
+
+Status Daemon::ProbeSigningKey() {
+  std::shared_ptr<Documents> documents;
+  {
+    std::lock_guard lock(mu_);
+    documents = probe_documents_;
+  }
+  if (!documents || !documents->setup.key) {
+    return MakeError(ErrorCode::kUnavailable, "no signing key is loaded", "signing.key");
+  }
+  // The daemon's own key (not a worker's), which only key registration and this probe use.
+  std::lock_guard probing(probe_mu_);
+  return documents->setup.key->Probe();
+}
+
+Result<std::string> Daemon::Reissue(Store& store, const std::string& document_id,
+                                    const std::string& actor) {
+  std::shared_ptr<Documents> documents;
+  {
+    std::lock_guard lock(mu_);
+    documents = probe_documents_;
+  }
+  if (!documents || !documents->setup.key) {
+    return MakeError(ErrorCode::kConfig, "signing.key is not set: nothing can be signed");
+  }
+  auto doc = FindDocument(store, document_id);
+  if (!doc) return doc.error();
+  auto credential = LoadCredential(store, doc->credential);
+  if (!credential) return credential.error();
+  const std::shared_ptr<const Config> config = Snapshot();
+  const InstitutionConfig* institution = nullptr;
+  for (const InstitutionConfig& i : config->institutions) {
+    if (i.id == credential->institution_id) institution = &i;
+  }
+  if (institution == nullptr) {
+    return MakeError(ErrorCode::kConfig, "institution is no longer configured",
+                     credential->institution_id);
+  }
+  // The daemon's own key and renderer, shared with the readiness probe: one at a time.
+  std::lock_guard signing(probe_mu_);
+  DocumentIssuer issuer(log_, *documents->setup.renderer, *documents->setup.key,
+                        IssuerOptionsFor(documents->setup, actor));
+  auto new_id = issuer.IssueFor(store, *institution, *credential);
+  if (!new_id) return new_id.error();
+  auto reissued = FindDocument(store, std::to_string(*new_id));
+  if (!reissued) return reissued.error();
+  return reissued->public_id;
 }
 
 std::vector<DropWatcher::Folder> Daemon::WatchedFolders(const Config& config) const {
@@ -347,6 +403,7 @@ void Daemon::HandleSignal(int signal_number) {
 void Daemon::Stop(const std::string& reason) {
   log_.Info("daemon.stopping", {{"reason", reason}});
   notifier_.Stopping();
+  if (options_.on_stop) options_.on_stop();
   boost::system::error_code ignored;
   signals_.cancel(ignored);
   health_timer_.cancel();

@@ -26,6 +26,7 @@
 #include "common/result.h"
 #include "daemon/config/config.h"
 #include "daemon/mail/mailer.h"
+#include "daemon/metrics/credd_metrics.h"
 #include "daemon/pipeline/document_issuer.h"
 #include "daemon/pipeline/file_intake.h"
 #include "daemon/pipeline/signing_setup.h"
@@ -44,6 +45,10 @@ class Daemon {
     // The watchdog stops being fed when the worker or the mail thread has been busy this
     // long without progress (a record, a document, an email), so systemd restarts credd.
     std::chrono::seconds stall_limit{600};
+    CreddMetrics* metrics = nullptr;  // Files, records and documents counted; null = none.
+    // Called first when the daemon stops (SIGTERM): the HTTP server stops accepting and
+    // finishes its requests in flight.
+    std::function<void()> on_stop;
   };
 
   // The loader is called on SIGHUP with the original config path; injected so tests can
@@ -63,6 +68,17 @@ class Daemon {
   // Runs until SIGTERM/SIGINT (or, with once, until the work at hand is done). Returns the
   // process exit status.
   int Run();
+
+  // The running config (the newest a reload accepted). Any thread.
+  std::shared_ptr<const Config> CurrentConfig() const { return Snapshot(); }
+  // Whether the signing key can sign now (readiness); kUnavailable when no key is loaded or
+  // it cannot. Any thread.
+  Status ProbeSigningKey();
+  // A new document for a stored document's credential, signed with the daemon's key; it
+  // supersedes the old one. Returns the new document's public id. Any thread, with the
+  // caller's Store.
+  Result<std::string> Reissue(Store& store, const std::string& document_id,
+                              const std::string& actor);
 
  private:
   Status PrepareInstitutions(const Config& config);
@@ -137,9 +153,11 @@ class Daemon {
   boost::asio::steady_timer mail_timer_{mail_io_};
   std::shared_ptr<mail::Mailer> mailer_;  // Mail thread only (swapped in by post on reload).
   DropWatcher watcher_;
-  mutable std::mutex mu_;                   // Guards snapshot_ and pending_.
-  std::shared_ptr<const Config> snapshot_;  // The config the worker reads.
-  std::set<std::string> pending_;           // "<institution>/<name>" queued on the worker.
+  mutable std::mutex mu_;                       // Guards snapshot_, pending_ and probe_documents_.
+  std::shared_ptr<Documents> probe_documents_;  // documents_, for ProbeSigningKey.
+  std::mutex probe_mu_;                         // One probe of the key at a time.
+  std::shared_ptr<const Config> snapshot_;      // The config the worker reads.
+  std::set<std::string> pending_;               // "<institution>/<name>" queued on the worker.
   Heartbeat worker_heartbeat_;
   Heartbeat mail_heartbeat_;
   bool stalled_logged_ = false;

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "common/posix_error.h"
 
@@ -297,6 +298,30 @@ Result<SigningKey> SigningKey::Assemble(EvpPkeyPtr key, std::vector<X509Ptr> cha
     return OpenSslError("cannot hash the certificate", where);
   }
   return signing_key;
+}
+
+Status SigningKey::Probe() const {
+  static constexpr unsigned char kMessage[] = "credd readiness probe";
+  EVP_MD_CTX* sign = EVP_MD_CTX_new();
+  EVP_MD_CTX* verify = EVP_MD_CTX_new();
+  std::vector<unsigned char> signature;
+  size_t length = 0;
+  bool ok = sign != nullptr && verify != nullptr &&
+            EVP_DigestSignInit(sign, nullptr, EVP_sha256(), nullptr, private_key_.get()) == 1 &&
+            EVP_DigestSign(sign, nullptr, &length, kMessage, sizeof kMessage) == 1;
+  if (ok) {
+    signature.resize(length);
+    ok = EVP_DigestSign(sign, signature.data(), &length, kMessage, sizeof kMessage) == 1;
+  }
+  EVP_PKEY* public_key = ok ? X509_get0_pubkey(certificate()) : nullptr;
+  ok = ok && public_key != nullptr &&
+       EVP_DigestVerifyInit(verify, nullptr, EVP_sha256(), nullptr, public_key) == 1 &&
+       EVP_DigestVerify(verify, signature.data(), length, kMessage, sizeof kMessage) == 1;
+  EVP_MD_CTX_free(sign);
+  EVP_MD_CTX_free(verify);
+  if (ok) return Status::Ok();
+  return OpenSslError("the signing key cannot sign", "key " + key_id_.substr(0, 16),
+                      ErrorCode::kUnavailable);
 }
 
 }  // namespace credd::sign

@@ -50,6 +50,10 @@ class SigningKey {
   // Lower-case hex SHA-256 of the leaf certificate's DER: how documents name their key.
   const std::string& key_id() const { return key_id_; }
 
+  // Signs a fixed message and checks the signature with the certificate's public key: that
+  // the key (a token's, too) can sign now. kUnavailable saying why when it cannot.
+  Status Probe() const;
+
  private:
   struct EngineReleaser {
     void operator()(ENGINE* engine) const;

@@ -289,6 +289,24 @@ Result<BatchRow> LoadBatch(Store& store, int64_t batch_id) {
   }
 }
 
+Result<std::vector<BatchRow>> ListBatches(Store& store, const std::string& institution_id,
+                                          int limit, int64_t before) {
+  pqxx::connection& conn = Pq(store);
+  try {
+    pqxx::read_transaction txn(conn);
+    pqxx::result r = txn.exec_params(
+        std::string("SELECT ") + kBatchColumns +
+            " FROM batches WHERE ($1 = '' OR institution_id = $1) AND ($2 = 0 OR id < $2) "
+            "ORDER BY id DESC LIMIT $3",
+        institution_id, before, limit);
+    std::vector<BatchRow> rows;
+    for (const auto& row : r) rows.push_back(ReadBatch(row));
+    return rows;
+  } catch (const std::exception& e) {
+    return PqError("listing batches", e);
+  }
+}
+
 Result<std::vector<StoredRecordError>> LoadBatchErrors(Store& store, int64_t batch_id) {
   pqxx::connection& conn = Pq(store);
   try {

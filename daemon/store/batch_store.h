@@ -144,6 +144,10 @@ struct StoredRecordError {
 };
 
 Result<BatchRow> LoadBatch(Store& store, int64_t batch_id);
+// The newest batches first (of one institution, or of all when institution_id is empty),
+// at most `limit`, and only those with an id below `before` when it is not 0 (the next page).
+Result<std::vector<BatchRow>> ListBatches(Store& store, const std::string& institution_id,
+                                          int limit, int64_t before = 0);
 Result<std::vector<StoredRecordError>> LoadBatchErrors(Store& store, int64_t batch_id);
 
 }  // namespace credd

@@ -235,6 +235,7 @@ Database::~Database() = default;
 Store::Store(std::unique_ptr<Connection> connection) : connection_(std::move(connection)) {}
 Store::~Store() = default;
 int Store::ServerVersion() { return connection_->pq.server_version(); }
+bool Store::IsOpen() { return connection_->pq.is_open(); }
 
 Result<std::unique_ptr<Store>> Database::Connect() const {
   auto connect = [this]() -> Result<std::unique_ptr<Store>> {

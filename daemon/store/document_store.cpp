@@ -1,5 +1,6 @@
 #include "daemon/store/document_store.h"
 
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -318,6 +319,62 @@ Result<std::optional<DocumentRow>> FindDocumentBySha256(Store& store, const std:
   } catch (const std::exception& e) {
     return PqError("finding the document with SHA-256 " + sha256, e);
   }
+}
+
+namespace {
+
+// The newer document is the one whose `supersedes` names this one (migration 9's index).
+const std::string kStandingQuery =
+    std::string("SELECT ") + kDocumentColumns +
+    ", btrim(s.given_names || ' ' || s.family_name), "
+    "coalesce(to_char(d.revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
+    "coalesce(n.public_id::text, ''), "
+    "coalesce(to_char(n.issued_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')" +
+    kDocumentFrom +
+    "LEFT JOIN LATERAL (SELECT public_id, issued_at FROM documents WHERE supersedes = d.id "
+    "ORDER BY id LIMIT 1) n ON true ";
+
+Result<std::optional<DocumentStanding>> FindStanding(Store& store, const std::string& where,
+                                                     const std::string& value,
+                                                     const std::string& what) {
+  pqxx::connection& conn = Pq(store);
+  try {
+    pqxx::read_transaction txn(conn);
+    pqxx::result r = txn.exec_params(kStandingQuery + where, value);
+    if (r.empty()) return std::optional<DocumentStanding>();
+    DocumentStanding standing;
+    standing.document = ReadDocument(r[0]);
+    standing.student_name = r[0][13].as<std::string>();
+    standing.revoked_at = r[0][14].as<std::string>();
+    standing.superseded_by = r[0][15].as<std::string>();
+    standing.superseded_at = r[0][16].as<std::string>();
+    return std::optional<DocumentStanding>(std::move(standing));
+  } catch (const std::exception& e) {
+    return PqError("finding the document " + what, e);
+  }
+}
+
+bool IsUuid(const std::string& text) {
+  if (text.size() != 36) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? c != '-' : !std::isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::optional<DocumentStanding>> FindStandingBySha256(Store& store,
+                                                             const std::string& sha256) {
+  return FindStanding(store, "WHERE d.sha256 = $1", sha256, "with SHA-256 " + sha256);
+}
+
+Result<std::optional<DocumentStanding>> FindStandingByPublicId(Store& store,
+                                                               const std::string& public_id) {
+  if (!IsUuid(public_id)) return std::optional<DocumentStanding>();
+  return FindStanding(store, "WHERE d.public_id = $1::uuid", public_id, public_id);
 }
 
 Result<std::string> LoadDocumentPdf(Store& store, int64_t document_id) {

@@ -105,6 +105,22 @@ struct DocumentRow {
   std::string locale;
 };
 
+// What public verification tells about a stored document: the row, whom it is for, and what
+// has happened to it since it was issued.
+struct DocumentStanding {
+  DocumentRow document;
+  std::string student_name;   // "Given Family", as the document shows it.
+  std::string revoked_at;     // ISO 8601 UTC; empty unless revoked.
+  std::string superseded_by;  // Public id of the document that replaced it; empty if none.
+  std::string superseded_at;  // When that one was issued.
+};
+// By the SHA-256 of the signed PDF, or by public id (a string that is not a UUID is simply
+// not found); nothing when unknown.
+Result<std::optional<DocumentStanding>> FindStandingBySha256(Store& store,
+                                                             const std::string& sha256);
+Result<std::optional<DocumentStanding>> FindStandingByPublicId(Store& store,
+                                                               const std::string& public_id);
+
 // By numeric id or public UUID; kNoInput when there is none.
 Result<DocumentRow> FindDocument(Store& store, const std::string& id);
 // By the SHA-256 of the signed PDF; nothing when unknown.

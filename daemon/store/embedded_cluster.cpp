@@ -430,9 +430,11 @@ class Starter {
 
   Status StartServer() {
     std::string run = layout_.run.string();
+    // jit=off: credd.service sets MemoryDenyWriteExecute, under which LLVM's JIT (on by
+    // default for costly queries) cannot map the code it writes.
     std::string options = "-c listen_addresses='' -c port=" + std::string(kPort) +
                           " -c unix_socket_directories='" + run +
-                          "' -c unix_socket_permissions=0700";
+                          "' -c unix_socket_permissions=0700 -c jit=off";
     Status result = Status::Ok();
     for (int attempt = 1; attempt <= kStartAttempts; ++attempt) {
       std::uintmax_t log_offset = FileSize(layout_.log);

@@ -444,4 +444,30 @@ Result<int64_t> QueueResend(Store& store, const std::string& institution_id,
   }
 }
 
+Result<OutboxSummary> SummariseOutbox(Store& store) {
+  pqxx::connection& conn = Pq(store);
+  try {
+    pqxx::read_transaction txn(conn);
+    OutboxSummary summary;
+    for (OutboxState state :
+         {OutboxState::kQueued, OutboxState::kSending, OutboxState::kDeferred}) {
+      summary.waiting[state] = 0;
+    }
+    // mail_outbox_due (status, next_attempt_at) answers both without reading sent rows.
+    for (const auto& row :
+         txn.exec("SELECT status, count(*), "
+                  "coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 "
+                  "FROM mail_outbox WHERE status IN ('queued', 'sending', 'deferred') GROUP BY "
+                  "status")) {
+      const OutboxState state = ParseStored(kOutboxStates, row[0]);
+      summary.waiting[state] = row[1].as<int64_t>();
+      summary.oldest_waiting_seconds =
+          std::max(summary.oldest_waiting_seconds, row[2].as<double>());
+    }
+    return summary;
+  } catch (const std::exception& e) {
+    return PqError("summarising the outbox", e);
+  }
+}
+
 }  // namespace credd

@@ -119,4 +119,13 @@ Result<int64_t> QueueResend(Store& store, const std::string& institution_id,
                             const std::string& student_id, bool to_personal,
                             const std::string& message_id_domain, const std::string& actor);
 
+// What waits in the outbox, for the metrics: rows per waiting state (queued, sending,
+// deferred; sent and failed rows are history, counted as they happen), and the age of the
+// oldest email not yet sent (0 when none waits).
+struct OutboxSummary {
+  std::map<OutboxState, int64_t> waiting;
+  double oldest_waiting_seconds = 0;
+};
+Result<OutboxSummary> SummariseOutbox(Store& store);
+
 }  // namespace credd

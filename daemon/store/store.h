@@ -1,6 +1,6 @@
 // A handle on credd's database: one open connection. Every operation of daemon/store/ takes
-// a Store&, and nothing outside daemon/store/ sees libpqxx or SQL. A pool of these for the
-// HTTP handlers is the next step; the operations will not change.
+// a Store&, and nothing outside daemon/store/ sees libpqxx or SQL. The HTTP handlers borrow
+// theirs from a StorePool (store_pool.h).
 // Thread contract: a Store is used by one thread at a time.
 #pragma once
 
@@ -21,6 +21,8 @@ class Store {
 
   // The server's version as libpq reports it (150004 for 15.4), for the log.
   int ServerVersion();
+  // False once the connection is known to be broken (a pool then drops it).
+  bool IsOpen();
 
   Connection& connection() { return *connection_; }
 

@@ -5,6 +5,7 @@ Every wait is bounded and polls a condition; nothing sleeps blindly.
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -82,6 +83,9 @@ def write_config(path, database, drop_root, institutions=("test-college",), extr
     else:
         lines += mail_yaml.rstrip("\n").splitlines()
     lines += extra.splitlines()
+    if not re.search(r"^http:", extra, re.M):
+        # Every daemon serves HTTP; each test's on a port of its own.
+        lines += ["http:", f"  listen: 127.0.0.1:{free_port()}"]
     lines.append("institutions:")
     for inst in institutions:
         lines += [f"  - id: {inst}", f"    name_en: {yaml_quote(inst + ' (EN)')}", f"    name_fr: {yaml_quote(inst + ' (FR)')}"]
@@ -91,12 +95,69 @@ def write_config(path, database, drop_root, institutions=("test-college",), extr
     return path
 
 
+def free_port():
+    """A port nothing listens on now (the kernel's choice), for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+HTTP_LISTEN = re.compile(r"^  listen: 127\.0\.0\.1:(\d+)$", re.M)
+
+
+def http_port(config_path):
+    """The port a config written by write_config has credd serve HTTP on."""
+    with open(config_path, encoding="utf-8") as f:
+        return int(HTTP_LISTEN.search(f.read()).group(1))
+
+
+def copy_config(source, target):
+    """A copy of a config for a second credd on the same machine: the same, but its own HTTP
+    port."""
+    with open(source, encoding="utf-8") as f:
+        text = f.read()
+    with open(target, "w", encoding="utf-8") as f:
+        f.write(HTTP_LISTEN.sub(f"  listen: 127.0.0.1:{free_port()}", text, count=1))
+    return target
+
+
 def url_database(conninfo):
     return "  url: " + yaml_quote(conninfo)
 
 
 def run(args, timeout=120, env=None):
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+PG_SERVER = os.path.join(SOURCE_DIR, "scripts", "pg-test-server")
+
+
+class OwnedCluster:
+    """A PostgreSQL cluster of the test's own (scripts/pg-test-server), to stop, crash and
+    start again without disturbing the other tests' server. durable: acknowledged commits
+    survive a crash."""
+
+    def __init__(self, ctx, durable=False):
+        self.dir = make_temp_dir(ctx)
+        self.env = dict(os.environ, CREDD_PG_DURABLE="1") if durable else dict(os.environ)
+        self.start()
+        ctx.addCleanup(self.stop)
+
+    def start(self):
+        out = subprocess.run([PG_SERVER, "start", os.path.join(self.dir, "pg")], capture_output=True,
+                             text=True, env=self.env, timeout=180)
+        if out.returncode != 0:
+            raise AssertionError(f"pg-test-server start failed: {out.stderr}")
+        self.url = out.stdout.strip().split("=", 1)[1]
+        self.socket = os.path.join(self.dir, "pg", "sock", ".s.PGSQL.5432")
+
+    def crash(self):
+        subprocess.run([PG_SERVER, "crash", os.path.join(self.dir, "pg")], capture_output=True,
+                       env=self.env, timeout=120, check=True)
+
+    def stop(self):
+        subprocess.run([PG_SERVER, "stop", os.path.join(self.dir, "pg")], capture_output=True,
+                       env=self.env, timeout=120)
 
 
 class NotifySocket:

@@ -5,7 +5,6 @@ import email
 import email.policy
 import json
 import os
-import socket
 import subprocess
 
 import harness
@@ -13,10 +12,7 @@ import harness
 SERVER = os.path.join(harness.SOURCE_DIR, "tests", "smtp_server.py")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = harness.free_port
 
 
 class SmtpServer:

@@ -3,12 +3,10 @@ the real verifiers accept (pdfsig, qpdf --check), whose text (pdftotext) shows t
 and that `credctl verify` judges by the contract's exit codes."""
 
 import glob
-import hashlib
 import json
 import os
 import signal
 import subprocess
-import tempfile
 import unittest
 import zipfile
 
@@ -26,16 +24,20 @@ def run_tool(*args):
 class Site(Installation):
     """An installation that signs, with two institutions: one English, one French."""
 
-    def __init__(self, test, key_name="signing", signing=None):
-        """signing: the config's signing section (default: a fresh key file and certificate)."""
+    def __init__(self, test, key_name="signing", signing=None, http_yaml="", invitations="",
+                 **kwargs):
+        """signing: the config's signing section (default: a fresh key file and certificate);
+        http_yaml: an http section (default: a free port); invitations: an invitations
+        section for both institutions; kwargs go to Installation."""
         keys = harness.make_temp_dir(test)
         self.key, self.cert, self.ca = make_signing_key(keys, key_name)
         signing = signing or f"signing:\n  key: '{self.key}'\n  certificate: '{self.cert}'\n"
         institutions = (
-            f"  - id: {EN}\n    name_en: Test College\n    name_fr: Collège Test\n"
+            f"  - id: {EN}\n    name_en: Test College\n    name_fr: Collège Test\n{invitations}"
             f"  - id: {FR}\n    name_en: Test College\n    name_fr: Collège Test\n"
-            f"    default_locale: fr\n")
-        super().__init__(test, institutions=(), extra_institution_yaml=institutions, extra_yaml=signing)
+            f"    default_locale: fr\n{invitations}")
+        super().__init__(test, institutions=(), extra_institution_yaml=institutions,
+                         extra_yaml=signing + http_yaml, **kwargs)
 
     def credctl(self, *args):
         return harness.run([harness.CREDCTL, "--config", self.config, *args])

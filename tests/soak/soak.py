@@ -20,7 +20,6 @@ import os
 import random
 import re
 import select
-import shutil
 import signal
 import struct
 import subprocess
@@ -37,7 +36,6 @@ from ingest_util import HEADER, Installation, make_signing_key  # noqa: E402
 from mail_util import SmtpServer, free_port, invitations_yaml, parse, smtp_yaml  # noqa: E402
 
 INST = "soak-college"
-PG_SERVER = os.path.join(harness.SOURCE_DIR, "scripts", "pg-test-server")
 PROXY = os.path.join(HERE, "tcp_proxy.py")
 
 FORMS = {
@@ -290,30 +288,11 @@ class Scenario:
 # ----------------------------------------------------------------------------------------
 # Servers the scenarios own: a PostgreSQL cluster (to crash), a proxy (to reset), SMTP.
 
-class OwnedCluster:
-    """A PostgreSQL cluster this suite may crash: scripts/pg-test-server with durable commits."""
+class OwnedCluster(harness.OwnedCluster):
+    """A PostgreSQL cluster this suite may crash: its commits are durable."""
 
     def __init__(self, ctx):
-        self.dir = harness.make_temp_dir(ctx)
-        self.env = dict(os.environ, CREDD_PG_DURABLE="1")
-        self.start()
-        ctx.addCleanup(self.stop)
-
-    def start(self):
-        out = subprocess.run([PG_SERVER, "start", os.path.join(self.dir, "pg")], capture_output=True,
-                             text=True, env=self.env, timeout=180)
-        if out.returncode != 0:
-            raise AssertionError(f"pg-test-server start failed: {out.stderr}")
-        self.url = out.stdout.strip().split("=", 1)[1]
-        self.socket = os.path.join(self.dir, "pg", "sock", ".s.PGSQL.5432")
-
-    def crash(self):
-        subprocess.run([PG_SERVER, "crash", os.path.join(self.dir, "pg")], capture_output=True,
-                       env=self.env, timeout=120, check=True)
-
-    def stop(self):
-        subprocess.run([PG_SERVER, "stop", os.path.join(self.dir, "pg")], capture_output=True,
-                       env=self.env, timeout=120)
+        super().__init__(ctx, durable=True)
 
 
 class Proxy:
@@ -626,7 +605,7 @@ def two_daemons(sc, f):
     sc.make_site(signing=True, mail=True, smtp_port=sc.smtp.port,
                  mail_rate_limits=f"  rate_limits:\n    - messages: {limit_n}\n      seconds: {limit_s}\n")
     second = sc.site.config.replace(".yaml", "-2.yaml")
-    shutil.copy(sc.site.config, second)
+    harness.copy_config(sc.site.config, second)
     a, b = sc.start(), sc.start(second)
     for k in range(f["two_files"]):
         sc.drop(f"file{k}.csv", sc.content(1 + k * 10000, f["two_records"]))

@@ -1,0 +1,40 @@
+// Requests per minute per client address, in this process: a fixed one-minute window per
+// address, answered with the seconds until it opens again (Retry-After). Several credd
+// processes behind one proxy each count their own share (docs/decisions.md).
+// Thread contract: thread-safe.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "common/clock.h"
+
+namespace credd::http {
+
+class RateLimiter {
+ public:
+  // `per_minute` requests per address in each window; 0 turns the limit off.
+  RateLimiter(int per_minute, const Clock& clock) : per_minute_(per_minute), clock_(clock) {}
+
+  // Zero when the request may go ahead (and is counted); otherwise the whole seconds, at
+  // least 1, until the address's window opens again.
+  int Take(const std::string& address);
+
+ private:
+  struct Window {
+    std::chrono::steady_clock::time_point start;
+    int count = 0;
+  };
+  // Forgets windows that have ended, so a scan from many addresses cannot grow the map.
+  void Prune(std::chrono::steady_clock::time_point now);
+
+  const int per_minute_;
+  const Clock& clock_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Window> windows_;
+  std::chrono::steady_clock::time_point last_prune_{};
+};
+
+}  // namespace credd::http
