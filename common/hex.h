@@ -18,4 +18,12 @@ inline std::string HexLower(const unsigned char* bytes, std::size_t length) {
   return out;
 }
 
+// The value of one hex digit (either case); -1 when it is not one.
+inline int HexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 }  // namespace credd

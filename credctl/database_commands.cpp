@@ -93,7 +93,7 @@ int MailResumeCommand(const GlobalOptions& global, const std::string& institutio
                       std::ostream& out, std::ostream& err) {
   auto session = OpenSession(global, log, err);
   if (!session) return Fail(session.error(), err);
-  if (FindInstitution(session->config, institution) == nullptr) {
+  if (session->config.FindInstitution(institution) == nullptr) {
     return Fail(MakeError(ErrorCode::kUsage, "no such institution in the config", institution),
                 err);
   }

@@ -121,7 +121,7 @@ int DocumentReissueCommand(const GlobalOptions& global, const std::string& id,
   auto credential = LoadCredential(*session->conn, doc->credential);
   if (!credential) return Fail(credential.error(), err);
   const InstitutionConfig* institution =
-      FindInstitution(session->config, credential->institution_id);
+      session->config.FindInstitution(credential->institution_id);
   if (institution == nullptr) {
     return Fail(MakeError(ErrorCode::kConfig, "institution is no longer configured",
                           credential->institution_id),

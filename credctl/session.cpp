@@ -29,11 +29,4 @@ int Fail(const Error& error, std::ostream& err) {
   return error.ExitCode();
 }
 
-const InstitutionConfig* FindInstitution(const Config& config, const std::string& id) {
-  for (const InstitutionConfig& institution : config.institutions) {
-    if (institution.id == id) return &institution;
-  }
-  return nullptr;
-}
-
 }  // namespace credd::ctl

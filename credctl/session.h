@@ -25,7 +25,4 @@ Result<Session> OpenSession(const GlobalOptions& global, Logger& log, std::ostre
 // Prints "credctl: <where>: <message>" and returns the error's exit status.
 int Fail(const Error& error, std::ostream& err);
 
-// The configured institution with this id, or null.
-const InstitutionConfig* FindInstitution(const Config& config, const std::string& id);
-
 }  // namespace credd::ctl

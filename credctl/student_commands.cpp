@@ -80,7 +80,7 @@ int InviteResendCommand(const GlobalOptions& global, const StudentOptions& optio
                         std::ostream& err) {
   auto c = OpenSession(global, log, err);
   if (!c) return Fail(c.error(), err);
-  const InstitutionConfig* institution = FindInstitution(c->config, options.institution);
+  const InstitutionConfig* institution = c->config.FindInstitution(options.institution);
   if (institution == nullptr) {
     err << "credctl: unknown institution '" << options.institution << "'\n";
     return kExitUsage;

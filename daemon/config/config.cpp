@@ -645,6 +645,13 @@ Result<std::string> SecretSource::ReadAll() const {
   return content;
 }
 
+const InstitutionConfig* Config::FindInstitution(const std::string& id) const {
+  for (const InstitutionConfig& institution : institutions) {
+    if (institution.id == id) return &institution;
+  }
+  return nullptr;
+}
+
 std::string Config::DropDirFor(const InstitutionConfig& institution) const {
   if (!institution.drop_dir.empty()) return institution.drop_dir;
   return (fs::path(drop_root) / institution.id).string();

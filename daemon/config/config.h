@@ -194,6 +194,8 @@ struct Config {
 
   // The institution's drop folder (drop_dir, or drop_root/<id>).
   std::string DropDirFor(const InstitutionConfig& institution) const;
+  // The institution with this id; null when the config has none.
+  const InstitutionConfig* FindInstitution(const std::string& id) const;
 };
 
 // The keys SIGHUP cannot change in a running daemon; every other key takes effect on reload.

@@ -1,12 +1,13 @@
 #include "daemon/http/admin_routes.h"
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/sha256.h"
 #include "daemon/admin/admin_views.h"
+#include "daemon/mail/mailer.h"
 #include "daemon/store/batch_store.h"
 #include "daemon/store/conditions.h"
 #include "daemon/store/document_store.h"
@@ -16,18 +17,6 @@
 
 namespace credd::http {
 namespace {
-
-std::string RawSha256(const std::string& text) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
-}
-
-std::string Trim(const std::string& s) {
-  const std::size_t first = s.find_first_not_of(" \t\r");
-  if (first == std::string::npos) return {};
-  return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
-}
 
 Response JsonAnswer(int status, const nlohmann::json& body) {
   return Response::Json(status,
@@ -152,14 +141,9 @@ struct Handlers {
       return JsonAnswer(400, {{"error", "give institution and student_id (and to: personal)"}});
     }
     const auto config = deps.config();
-    const InstitutionConfig* institution = nullptr;
-    for (const InstitutionConfig& i : config->institutions) {
-      if (i.id == institution_id) institution = &i;
-    }
+    const InstitutionConfig* institution = config->FindInstitution(institution_id);
     if (institution == nullptr) return JsonAnswer(404, {{"error", "no such institution"}});
-    const std::string& from = institution->invitations.from_address;
-    const std::string domain =
-        from.find('@') == std::string::npos ? "credd.invalid" : from.substr(from.rfind('@') + 1);
+    const std::string domain = mail::DomainOf(institution->invitations.from_address);
     auto store = deps.pool->Acquire();
     if (!store) return Failure(store.error(), *deps.log);
     auto id = QueueResend(**store, institution_id, student_id, to == "personal", domain, actor);
@@ -173,7 +157,7 @@ struct Handlers {
   Response Revoke(const Request& request, const std::string& actor) const {
     auto body = Body(request);
     if (!body) return Failure(body.error(), *deps.log);
-    const std::string reason = Trim(Field(*body, "reason"));
+    const std::string reason = std::string(TrimBlanks(Field(*body, "reason")));
     if (reason.empty()) return JsonAnswer(400, {{"error", "give a reason"}});
     auto store = deps.pool->Acquire();
     if (!store) return Failure(store.error(), *deps.log);
@@ -209,7 +193,7 @@ Result<AdminTokens> AdminTokens::Parse(const std::string& text, const std::strin
   for (int number = 1; start <= text.size(); ++number) {
     std::size_t end = text.find('\n', start);
     if (end == std::string::npos) end = text.size();
-    const std::string line = Trim(text.substr(start, end - start));
+    const std::string line = std::string(TrimBlanks(text.substr(start, end - start)));
     start = end + 1;
     if (line.empty() || line.front() == '#') continue;
     const std::string at = where + ":" + std::to_string(number);
@@ -230,7 +214,7 @@ Result<AdminTokens> AdminTokens::Parse(const std::string& text, const std::strin
     if (!labels.insert(label).second) {
       return MakeError(ErrorCode::kConfig, "label '" + label + "' is used twice", at);
     }
-    tokens.tokens_.push_back({label, RawSha256(token)});
+    tokens.tokens_.push_back({label, Sha256Hex(token)});
   }
   return tokens;
 }
@@ -239,7 +223,7 @@ std::string AdminTokens::Check(const std::string& authorization) const {
   static const std::string kScheme = "Bearer ";
   const bool well_formed = authorization.size() > kScheme.size() &&
                            authorization.compare(0, kScheme.size(), kScheme) == 0;
-  const std::string digest = RawSha256(well_formed ? authorization.substr(kScheme.size()) : "");
+  const std::string digest = Sha256Hex(well_formed ? authorization.substr(kScheme.size()) : "");
   std::string found;
   for (const Token& token : tokens_) {
     // Digests have the same length, so CRYPTO_memcmp's time depends on neither input.

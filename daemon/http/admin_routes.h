@@ -34,7 +34,7 @@ class AdminTokens {
  private:
   struct Token {
     std::string label;
-    std::string digest;  // SHA-256 of the token, raw bytes.
+    std::string digest;  // SHA-256 of the token, hex.
   };
   std::vector<Token> tokens_;
 };

@@ -2,14 +2,10 @@
 
 #include <boost/system/error_code.hpp>
 
+#include "daemon/http/message.h"
+
 namespace credd::http {
 namespace {
-
-std::string Trim(const std::string& s) {
-  const std::size_t first = s.find_first_not_of(" \t");
-  if (first == std::string::npos) return {};
-  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
-}
 
 // IPv4-mapped IPv6 (::ffff:10.0.0.1, as a dual-stack socket reports) compares as IPv4.
 boost::asio::ip::address Plain(const boost::asio::ip::address& address) {
@@ -24,7 +20,7 @@ boost::asio::ip::address Plain(const boost::asio::ip::address& address) {
 Result<TrustedProxies> TrustedProxies::Parse(const std::vector<std::string>& entries) {
   TrustedProxies proxies;
   for (const std::string& raw : entries) {
-    const std::string entry = Trim(raw);
+    const std::string entry = std::string(TrimBlanks(raw));
     boost::system::error_code ec;
     if (entry.find('/') == std::string::npos) {
       const auto address = boost::asio::ip::make_address(entry, ec);
@@ -72,7 +68,8 @@ ClientView ResolveClient(const boost::asio::ip::address& peer, bool peer_tls,
                          const TrustedProxies& proxies) {
   ClientView view{Plain(peer).to_string(), peer_tls};
   if (!proxies.Contains(peer)) return view;
-  const std::string proto = Trim(forwarded_proto.substr(0, forwarded_proto.find(',')));
+  const std::string proto =
+      std::string(TrimBlanks(forwarded_proto.substr(0, forwarded_proto.find(','))));
   if (proto == "https") view.secure = true;
   if (proto == "http") view.secure = false;
   // Right to left: each hop appended the address it saw.
@@ -80,7 +77,7 @@ ClientView ResolveClient(const boost::asio::ip::address& peer, bool peer_tls,
   while (end > 0) {
     const std::size_t comma = forwarded_for.rfind(',', end - 1);
     const std::size_t start = comma == std::string::npos ? 0 : comma + 1;
-    const std::string hop = Trim(forwarded_for.substr(start, end - start));
+    const std::string hop = std::string(TrimBlanks(forwarded_for.substr(start, end - start)));
     boost::system::error_code ec;
     const auto address = boost::asio::ip::make_address(hop, ec);
     if (ec) break;

@@ -183,8 +183,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
   void OnHeader(beast::error_code ec) {
     idle_ = false;
     if (ec == bhttp::error::header_limit) {
-      state_->Refused("header_limit");
-      return Early(431, "request header too large\n");
+      return Refuse("header_limit", 431, "request header too large\n");
     }
     if (ec) {
       state_->log.Debug("http.read_ended", {{"peer", peer_}, {"reason", ec.message()}});
@@ -230,8 +229,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
     }
     const auto length = header_->content_length();
     if (length && *length > match_.route->body_limit) {
-      state_->Refused("body_limit");
-      return Early(413, "request body too large\n");
+      return Refuse("body_limit", 413, "request body too large\n");
     }
     const auto expect = head[bhttp::field::expect];
     if (EqualsIgnoringCase(std::string_view(expect.data(), expect.size()), "100-continue")) {
@@ -256,8 +254,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
 
   void OnBody(beast::error_code ec) {
     if (ec == bhttp::error::body_limit) {
-      state_->Refused("body_limit");
-      return Early(413, "request body too large\n");
+      return Refuse("body_limit", 413, "request body too large\n");
     }
     if (ec) {
       state_->log.Debug("http.body_failed", {{"peer", peer_}, {"reason", ec.message()}});
@@ -287,6 +284,11 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
   // request.
   void Early(int status, std::string text) {
     EarlyResponse(Response::Text(status, std::move(text)));
+  }
+  // A limit said no: counted under its name, and answered early.
+  void Refuse(const char* limit, int status, std::string text) {
+    state_->Refused(limit);
+    Early(status, std::move(text));
   }
   void EarlyResponse(Response res) {
     bool body_pending = true;

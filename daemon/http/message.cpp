@@ -4,23 +4,14 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "common/hex.h"
+
 namespace credd::http {
-namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+std::string_view TrimBlanks(std::string_view s) {
+  const std::size_t first = s.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
 }
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
 
 bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -62,8 +53,8 @@ bool PercentDecode(std::string_view in, bool plus_is_space, std::string* out) {
     const char c = in[i];
     if (c == '%') {
       if (i + 2 >= in.size()) return false;
-      const int high = HexValue(in[i + 1]);
-      const int low = HexValue(in[i + 2]);
+      const int high = HexDigitValue(in[i + 1]);
+      const int low = HexDigitValue(in[i + 2]);
       if (high < 0 || low < 0) return false;
       *out += static_cast<char>(high * 16 + low);
       i += 2;
@@ -103,13 +94,13 @@ std::string PageLanguage(const Request& request) {
   double best_q = -1;
   while (!header.empty()) {
     const std::size_t comma = header.find(',');
-    std::string_view item = Trim(header.substr(0, comma));
+    std::string_view item = TrimBlanks(header.substr(0, comma));
     header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
     double q = 1;
     if (const std::size_t semi = item.find(';'); semi != std::string_view::npos) {
-      std::string_view params = Trim(item.substr(semi + 1));
+      std::string_view params = TrimBlanks(item.substr(semi + 1));
       if (params.substr(0, 2) == "q=") q = std::atof(std::string(params.substr(2)).c_str());
-      item = Trim(item.substr(0, semi));
+      item = TrimBlanks(item.substr(0, semi));
     }
     std::string tag(item.substr(0, 2));
     std::transform(tag.begin(), tag.end(), tag.begin(),

@@ -40,6 +40,9 @@ struct Response {
   static Response Html(int status, std::string body);
 };
 
+// `s` without leading and trailing spaces, tabs and carriage returns.
+std::string_view TrimBlanks(std::string_view s);
+
 // ASCII case-insensitive equality (header names, tokens like "100-continue").
 bool EqualsIgnoringCase(std::string_view a, std::string_view b);
 

@@ -14,16 +14,9 @@
 namespace credd::http {
 namespace {
 
-const InstitutionConfig* FindInstitution(const Config& config, const std::string& id) {
-  for (const InstitutionConfig& institution : config.institutions) {
-    if (institution.id == id) return &institution;
-  }
-  return nullptr;
-}
-
 nlohmann::json InstitutionJson(const Config& config, const std::string& id,
                                const std::string& lang) {
-  const InstitutionConfig* institution = FindInstitution(config, id);
+  const InstitutionConfig* institution = config.FindInstitution(id);
   std::string name = id;
   if (institution != nullptr) {
     const std::string& local = lang == "fr" ? institution->name_fr : institution->name_en;
@@ -161,7 +154,7 @@ struct Handlers {
 
   Response Brand(const Request& request) const {
     const auto config = deps.config();
-    const InstitutionConfig* institution = FindInstitution(*config, request.Param("id"));
+    const InstitutionConfig* institution = config->FindInstitution(request.Param("id"));
     if (institution == nullptr) return Response::Text(404, "not found\n");
     Response res{200,
                  "text/css; charset=utf-8",
@@ -192,7 +185,7 @@ nlohmann::json VerificationJson(const Verification& v, const Config& config) {
   const DocumentRow& d = s.document;
   answer["status"] = kDocumentStatuses.Name(d.status);
   answer["document_id"] = d.public_id;
-  const InstitutionConfig* institution = FindInstitution(config, d.institution_id);
+  const InstitutionConfig* institution = config.FindInstitution(d.institution_id);
   answer["document"] = {{"id", d.public_id},
                         {"institution", d.institution_id},
                         {"institution_name_en", institution ? institution->name_en : ""},

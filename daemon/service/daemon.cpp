@@ -82,10 +82,9 @@ Result<std::shared_ptr<Daemon::Documents>> Daemon::LoadDocuments(const Config& c
 }
 
 void Daemon::UseDocuments(std::shared_ptr<Documents> documents) {
-  documents_ = documents;
   {
     std::lock_guard lock(mu_);
-    probe_documents_ = documents;
+    documents_ = documents;
   }
   auto apply = [this, documents] {
     worker_documents_ = documents;
@@ -107,7 +106,7 @@ Status Daemon::ProbeSigningKey() {
   std::shared_ptr<Documents> documents;
   {
     std::lock_guard lock(mu_);
-    documents = probe_documents_;
+    documents = documents_;
   }
   if (!documents || !documents->setup.key) {
     return MakeError(ErrorCode::kUnavailable, "no signing key is loaded", "signing.key");
@@ -122,7 +121,7 @@ Result<std::string> Daemon::Reissue(Store& store, const std::string& document_id
   std::shared_ptr<Documents> documents;
   {
     std::lock_guard lock(mu_);
-    documents = probe_documents_;
+    documents = documents_;
   }
   if (!documents || !documents->setup.key) {
     return MakeError(ErrorCode::kConfig, "signing.key is not set: nothing can be signed");

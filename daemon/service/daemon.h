@@ -142,8 +142,10 @@ class Daemon {
   std::thread worker_thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> needs_resume_{false};
-  FileIntake intake_;                     // Used on the worker thread only.
-  std::shared_ptr<Documents> documents_;  // Owned here; the worker's copy is swapped in by post.
+  FileIntake intake_;  // Used on the worker thread only.
+  // Owned here (guarded by mu_: the HTTP threads read it); the worker's copy is swapped in by
+  // post.
+  std::shared_ptr<Documents> documents_;
   std::shared_ptr<Documents> worker_documents_;  // Worker thread only.
   // The mail thread: sends on its own, so a slow relay never delays imports.
   boost::asio::io_context mail_io_;
@@ -153,11 +155,10 @@ class Daemon {
   boost::asio::steady_timer mail_timer_{mail_io_};
   std::shared_ptr<mail::Mailer> mailer_;  // Mail thread only (swapped in by post on reload).
   DropWatcher watcher_;
-  mutable std::mutex mu_;                       // Guards snapshot_, pending_ and probe_documents_.
-  std::shared_ptr<Documents> probe_documents_;  // documents_, for ProbeSigningKey.
-  std::mutex probe_mu_;                         // One probe of the key at a time.
-  std::shared_ptr<const Config> snapshot_;      // The config the worker reads.
-  std::set<std::string> pending_;               // "<institution>/<name>" queued on the worker.
+  mutable std::mutex mu_;                   // Guards snapshot_, pending_ and documents_.
+  std::mutex probe_mu_;                     // One probe of the key at a time.
+  std::shared_ptr<const Config> snapshot_;  // The config the worker reads.
+  std::set<std::string> pending_;           // "<institution>/<name>" queued on the worker.
   Heartbeat worker_heartbeat_;
   Heartbeat mail_heartbeat_;
   bool stalled_logged_ = false;

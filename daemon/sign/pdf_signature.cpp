@@ -10,18 +10,12 @@
 #include <qpdf/QPDF.hh>
 #include <qpdf/QPDFObjectHandle.hh>
 
+#include "common/hex.h"
 #include "daemon/sign/openssl_util.h"
 #include "daemon/sign/qpdf_error.h"
 
 namespace credd::sign {
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Decodes "<hex>" (whitespace allowed inside, odd length padded with 0 as the PDF spec
 // says); false when the text is not a hex string.
@@ -30,7 +24,7 @@ bool DecodeHexString(std::string_view text, std::string& bytes) {
   int high = -1;
   for (const char c : text.substr(1, text.size() - 2)) {
     if (std::isspace(static_cast<unsigned char>(c))) continue;
-    const int value = HexValue(c);
+    const int value = HexDigitValue(c);
     if (value < 0) return false;
     if (high < 0) {
       high = value;

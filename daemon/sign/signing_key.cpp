@@ -20,6 +20,7 @@
 #include <sstream>
 #include <vector>
 
+#include "common/hex.h"
 #include "common/posix_error.h"
 
 namespace credd::sign {
@@ -92,13 +93,6 @@ Result<std::vector<X509Ptr>> ReadPemCertificateFile(const std::string& path) {
 
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Value of one attribute in a PKCS#11 URI's path (';'-separated) or query ('&'-separated)
 // part, percent-decoded; empty when absent.
 std::string Pkcs11UriAttribute(const std::string& uri, const std::string& name) {
@@ -111,8 +105,8 @@ std::string Pkcs11UriAttribute(const std::string& uri, const std::string& name) 
       std::string value;
       const std::string raw = item.substr(name.size() + 1);
       for (size_t i = 0; i < raw.size(); ++i) {
-        const int high = i + 2 < raw.size() ? HexValue(raw[i + 1]) : -1;
-        const int low = i + 2 < raw.size() ? HexValue(raw[i + 2]) : -1;
+        const int high = i + 2 < raw.size() ? HexDigitValue(raw[i + 1]) : -1;
+        const int low = i + 2 < raw.size() ? HexDigitValue(raw[i + 2]) : -1;
         if (raw[i] == '%' && high >= 0 && low >= 0) {
           value += static_cast<char>(high * 16 + low);
           i += 2;

@@ -39,6 +39,20 @@ class Site(Installation):
         super().__init__(test, institutions=(), extra_institution_yaml=institutions,
                          extra_yaml=signing + http_yaml, **kwargs)
 
+    def restart_with_new_key(self):
+        """Stops credd, puts a fresh key and certificate in the config (the old key is then
+        retired at start), and starts it again. Returns the stopped daemon's exit status."""
+        self.daemon.signal(signal.SIGTERM)
+        status = self.daemon.wait()
+        key, cert, _ = make_signing_key(harness.make_temp_dir(self.test), "second")
+        with open(self.config, encoding="utf-8") as f:
+            text = f.read()
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write(text.replace(self.key, key).replace(self.cert, cert))
+        self.key, self.cert = key, cert
+        self.start()
+        return status
+
     def credctl(self, *args):
         return harness.run([harness.CREDCTL, "--config", self.config, *args])
 
@@ -190,15 +204,7 @@ class DocumentsTest(harness.TestCase):
         self.assertEqual(site.verify(superseded).returncode, 2)
 
         # A new key: documents signed by the retired key stay genuine and current.
-        site.daemon.signal(signal.SIGTERM)
-        site.daemon.wait()
-        keys = harness.make_temp_dir(self)
-        key, cert, _ = make_signing_key(keys, "second")
-        with open(site.config, encoding="utf-8") as f:
-            text = f.read()
-        with open(site.config, "w", encoding="utf-8") as f:
-            f.write(text.replace(site.key, key).replace(site.cert, cert))
-        site.start()
+        site.restart_with_new_key()
         listing = json.loads(site.credctl("keys", "list", "--json").stdout)["keys"]
         self.assertEqual(sorted(k["status"] for k in listing), ["active", "retired"])
         self.assertEqual(site.verify(good).returncode, 0)

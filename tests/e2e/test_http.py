@@ -6,7 +6,6 @@ the JSON API and the EN/FR pages."""
 
 import json
 import os
-import signal
 import ssl
 import subprocess
 import urllib.error
@@ -14,7 +13,7 @@ import urllib.request
 import uuid
 
 import harness
-from ingest_util import HEADER, csv_row, make_signing_key
+from ingest_util import HEADER, csv_row
 from mail_util import invitations_yaml, smtp_yaml
 from test_documents import EN, FR, Site
 
@@ -249,15 +248,7 @@ class HttpTest(harness.TestCase):
         self.assertIn("Document non authentique".encode(), page)
 
         # A new key: documents signed by the retired one stay genuine, and say so.
-        site.daemon.signal(signal.SIGTERM)
-        self.assertEqual(site.daemon.wait(), 0)
-        keys = harness.make_temp_dir(self)
-        key, cert, _ = make_signing_key(keys, "second")
-        with open(site.config, encoding="utf-8") as f:
-            text = f.read()
-        with open(site.config, "w", encoding="utf-8") as f:
-            f.write(text.replace(site.key, key).replace(site.cert, cert))
-        site.start()
+        self.assertEqual(site.restart_with_new_key(), 0)
         answer = http.verify(good)
         self.assertTrue(answer["genuine"])
         self.assertEqual(answer["status"], "active")
