@@ -116,17 +116,8 @@ int DocumentReissueCommand(const GlobalOptions& global, const std::string& id,
                            std::ostream& err) {
   auto session = OpenSession(global, log, err);
   if (!session) return Fail(session.error(), err);
-  auto doc = FindDocument(*session->conn, id);
-  if (!doc) return Fail(doc.error(), err);
-  auto credential = LoadCredential(*session->conn, doc->credential);
-  if (!credential) return Fail(credential.error(), err);
-  const InstitutionConfig* institution =
-      session->config.FindInstitution(credential->institution_id);
-  if (institution == nullptr) {
-    return Fail(MakeError(ErrorCode::kConfig, "institution is no longer configured",
-                          credential->institution_id),
-                err);
-  }
+  auto target = FindReissueTarget(*session->conn, session->config, id);
+  if (!target) return Fail(target.error(), err);
   auto setup = LoadSigningSetup(session->config, CREDD_TEMPLATES_DIR);
   if (!setup) return Fail(setup.error(), err);
   if (!setup->key) {
@@ -136,11 +127,12 @@ int DocumentReissueCommand(const GlobalOptions& global, const std::string& id,
     return Fail(s.error(), err);
   }
   DocumentIssuer issuer(log, *setup->renderer, *setup->key, IssuerOptionsFor(*setup, actor));
-  auto new_id = issuer.IssueFor(*session->conn, *institution, *credential);
+  auto new_id = issuer.IssueFor(*session->conn, *target->institution, target->credential);
   if (!new_id) return Fail(new_id.error(), err);
   auto reissued = FindDocument(*session->conn, std::to_string(*new_id));
   if (!reissued) return Fail(reissued.error(), err);
-  out << "document " << reissued->public_id << " issued; it supersedes " << doc->public_id << "\n";
+  out << "document " << reissued->public_id << " issued; it supersedes "
+      << target->document.public_id << "\n";
   return kExitOk;
 }
 

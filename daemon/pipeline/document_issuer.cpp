@@ -114,4 +114,18 @@ Result<int64_t> DocumentIssuer::IssueFor(Store& conn, const InstitutionConfig& i
   return id;
 }
 
+Result<ReissueTarget> FindReissueTarget(Store& store, const Config& config,
+                                        const std::string& document_id) {
+  auto doc = FindDocument(store, document_id);
+  if (!doc) return doc.error();
+  auto credential = LoadCredential(store, doc->credential);
+  if (!credential) return credential.error();
+  const InstitutionConfig* institution = config.FindInstitution(credential->institution_id);
+  if (institution == nullptr) {
+    return MakeError(ErrorCode::kConfig, "institution is no longer configured",
+                     credential->institution_id);
+  }
+  return ReissueTarget{std::move(*doc), std::move(*credential), institution};
+}
+
 }  // namespace credd

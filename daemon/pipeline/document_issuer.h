@@ -67,6 +67,16 @@ class DocumentIssuer {
   IssuerOptions options_;
 };
 
+// What a reissue starts from: the stored document, its credential, and the institution
+// (which must still be configured: kConfig otherwise). kNoInput for an unknown document.
+struct ReissueTarget {
+  DocumentRow document;
+  PendingCredential credential;
+  const InstitutionConfig* institution = nullptr;
+};
+Result<ReissueTarget> FindReissueTarget(Store& store, const Config& config,
+                                        const std::string& document_id);
+
 // The institution's branding, as the renderer wants it.
 Branding BrandingFor(const InstitutionConfig& institution);
 

@@ -126,24 +126,14 @@ Result<std::string> Daemon::Reissue(Store& store, const std::string& document_id
   if (!documents || !documents->setup.key) {
     return MakeError(ErrorCode::kConfig, "signing.key is not set: nothing can be signed");
   }
-  auto doc = FindDocument(store, document_id);
-  if (!doc) return doc.error();
-  auto credential = LoadCredential(store, doc->credential);
-  if (!credential) return credential.error();
   const std::shared_ptr<const Config> config = Snapshot();
-  const InstitutionConfig* institution = nullptr;
-  for (const InstitutionConfig& i : config->institutions) {
-    if (i.id == credential->institution_id) institution = &i;
-  }
-  if (institution == nullptr) {
-    return MakeError(ErrorCode::kConfig, "institution is no longer configured",
-                     credential->institution_id);
-  }
+  auto target = FindReissueTarget(store, *config, document_id);
+  if (!target) return target.error();
   // The daemon's own key and renderer, shared with the readiness probe: one at a time.
   std::lock_guard signing(probe_mu_);
   DocumentIssuer issuer(log_, *documents->setup.renderer, *documents->setup.key,
                         IssuerOptionsFor(documents->setup, actor));
-  auto new_id = issuer.IssueFor(store, *institution, *credential);
+  auto new_id = issuer.IssueFor(store, *target->institution, target->credential);
   if (!new_id) return new_id.error();
   auto reissued = FindDocument(store, std::to_string(*new_id));
   if (!reissued) return reissued.error();
