@@ -2,8 +2,10 @@
 // `out`, problems to `err`, and returns a sysexits(3) status. main.cpp only parses argv.
 #pragma once
 
+#include <istream>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "common/log.h"
 
@@ -21,6 +23,23 @@ struct ImportOptions {
   std::string file;         // FILE (a folder for pdf-manifest)
   std::string out_dir;      // --out DIR: also write each signed PDF there
 };
+
+struct StaffOptions {
+  std::string username;                   // USERNAME (for SSO: the header's value)
+  std::string display_name;               // --name "Jane Smith"
+  std::string role = "viewer";            // --role viewer|support|registrar
+  std::vector<std::string> institutions;  // --institution ID (repeatable)
+  bool sso = false;                       // --sso: signs in through the proxy's header
+};
+
+int StaffAddCommand(const GlobalOptions& global, const StaffOptions& options,
+                    const std::string& actor, Logger& log, std::istream& in, std::ostream& out,
+                    std::ostream& err);
+int StaffListCommand(const GlobalOptions& global, Logger& log, std::ostream& out,
+                     std::ostream& err);
+int StaffDisableCommand(const GlobalOptions& global, const std::string& username,
+                        const std::string& actor, Logger& log, std::ostream& out,
+                        std::ostream& err);
 
 struct StudentOptions {
   std::string institution;        // --institution ID

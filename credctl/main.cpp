@@ -109,6 +109,31 @@ int main(int argc, char** argv) {
   int64_t batch_id = 0;
   batches_show->add_option("ID", batch_id, "batch id")->required();
 
+  credd::ctl::StaffOptions staff_options;
+  auto* staff = app.add_subcommand("staff", "the members of staff who use the desk (/desk)");
+  staff->require_subcommand(1);
+  auto* staff_add = staff->add_subcommand(
+      "add", "add a member of staff; a local account's password is read from standard input");
+  staff_add
+      ->add_option("USERNAME", staff_options.username,
+                   "sign-in name (for --sso: the value of staff.sso_header)")
+      ->required();
+  staff_add->add_option("--name", staff_options.display_name, "the name the desk shows");
+  staff_add->add_option("--role", staff_options.role, "viewer, support or registrar")
+      ->required()
+      ->check(CLI::IsMember({"viewer", "support", "registrar"}));
+  staff_add
+      ->add_option("--institution", staff_options.institutions,
+                   "an institution they serve (repeat for several)")
+      ->required();
+  staff_add->add_flag("--sso", staff_options.sso, "signs in through the proxy's SSO header");
+  auto* staff_list = staff->add_subcommand("list", "every member of staff");
+  staff_list->add_flag("--json", global.json, "print one JSON document");
+  auto* staff_disable =
+      staff->add_subcommand("disable", "stop a member of staff signing in; ends their sessions");
+  std::string disable_username;
+  staff_disable->add_option("USERNAME", disable_username, "sign-in name")->required();
+
   auto* mail = app.add_subcommand("mail", "the mail queue: resume paused sending");
   mail->require_subcommand(1);
   auto* mail_resume =
@@ -170,6 +195,15 @@ int main(int argc, char** argv) {
   }
   if (batches_show->parsed()) {
     return credd::ctl::BatchesShowCommand(global, batch_id, log, std::cout, std::cerr);
+  }
+  if (staff_add->parsed()) {
+    return credd::ctl::StaffAddCommand(global, staff_options, actor, log, std::cin, std::cout,
+                                       std::cerr);
+  }
+  if (staff_list->parsed()) return credd::ctl::StaffListCommand(global, log, std::cout, std::cerr);
+  if (staff_disable->parsed()) {
+    return credd::ctl::StaffDisableCommand(global, disable_username, actor, log, std::cout,
+                                           std::cerr);
   }
   if (mail_resume->parsed()) {
     return credd::ctl::MailResumeCommand(global, mail_institution, log, std::cout, std::cerr);

@@ -9,11 +9,15 @@
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "daemon/accounts/passwords.h"
 #include "daemon/config/config.h"
 #include "daemon/http/admin_routes.h"
+#include "daemon/http/desk_routes.h"
 #include "daemon/http/http_server.h"
 #include "daemon/http/ops_routes.h"
 #include "daemon/http/pages.h"
+#include "daemon/http/rate_limiter.h"
+#include "daemon/http/student_routes.h"
 #include "daemon/http/verify_routes.h"
 #include "daemon/mail/mailer.h"
 #include "daemon/mail/transport.h"
@@ -101,6 +105,52 @@ void AddReadings(credd::MetricsRegistry& registry, credd::CreddMetrics& metrics,
   });
 }
 
+// What the people's pages (students and the staff desk) hold for the life of the server:
+// the password rules, the email templates for shares, confirmations and resets, and the
+// in-memory limits.
+struct PeopleParts {
+  std::unique_ptr<credd::accounts::PasswordPolicy> passwords;
+  std::unique_ptr<credd::http::RateLimiter> per_client;
+  std::unique_ptr<credd::http::RateLimiter> per_address;
+  std::unique_ptr<credd::http::RateLimiter> staff_per_client;
+  std::unique_ptr<credd::http::RateLimiter> staff_per_address;
+};
+
+credd::Result<PeopleParts> AddPeopleRoutes(credd::http::Router& router, const credd::Config& config,
+                                           const std::string& templates_dir,
+                                           const credd::http::WebDeps& web,
+                                           const std::function<credd::Daemon*()>& daemon) {
+  auto policy = credd::accounts::PasswordPolicy::Load(config.accounts.common_passwords);
+  if (!policy) return policy.error();
+  auto templates = credd::mail::MailTemplates::Load(templates_dir);
+  if (!templates) return templates.error();
+  const credd::AccountsConfig& accounts = config.accounts;
+  const auto window = std::chrono::minutes(accounts.sign_in_window_minutes);
+  const credd::Clock& clock = *web.clock;
+  PeopleParts parts;
+  parts.passwords = std::make_unique<credd::accounts::PasswordPolicy>(std::move(policy).value());
+  parts.per_client =
+      std::make_unique<credd::http::RateLimiter>(accounts.sign_in_per_client_per_minute, clock);
+  parts.per_address =
+      std::make_unique<credd::http::RateLimiter>(accounts.sign_in_failures, clock, window);
+  parts.staff_per_client =
+      std::make_unique<credd::http::RateLimiter>(accounts.sign_in_per_client_per_minute, clock);
+  parts.staff_per_address =
+      std::make_unique<credd::http::RateLimiter>(accounts.sign_in_failures, clock, window);
+  credd::http::AccountMailer mailer{
+      std::shared_ptr<const credd::mail::MailTemplates>(std::move(templates).value()),
+      [daemon] { daemon()->WakeMail(); }, &clock};
+  credd::http::AddStudentRoutes(router, {web, mailer, parts.passwords.get(), parts.per_client.get(),
+                                         parts.per_address.get()});
+  credd::http::AddDeskRoutes(
+      router, {web, parts.staff_per_client.get(), parts.staff_per_address.get(),
+               [daemon](credd::Store& store, const std::string& id, const std::string& actor) {
+                 return daemon()->Reissue(store, id, actor);
+               },
+               [daemon] { daemon()->WakeMail(true); }});
+  return parts;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -177,6 +227,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<credd::Readiness> readiness;
   std::unique_ptr<credd::http::HttpServer> server;
   credd::Daemon* running = nullptr;
+  PeopleParts people_parts;
   if (!once) {
     auto loaded = credd::http::Pages::Load(templates_dir);
     if (!loaded) {
@@ -215,6 +266,14 @@ int main(int argc, char** argv) {
                    return running->Reissue(store, id, actor);
                  },
                  &log});
+    auto people = AddPeopleRoutes(router, *config, templates_dir,
+                                  {&pool, pages.get(), current_config, &log, &credd::SystemClock()},
+                                  [&running] { return running; });
+    if (!people) {
+      log.Error("http.people", {{"error", people.error().ToString()}});
+      return people.error().ExitCode();
+    }
+    people_parts = std::move(people).value();
     AddReadings(registry, metrics, pool, current_config);
     server = std::make_unique<credd::http::HttpServer>(
         ServerOptionsFor(http_config, std::move(proxies).value()), router, log,

@@ -36,6 +36,7 @@ constexpr std::size_t kMaxSecretBytes = 64 * 1024;
 constexpr std::array<std::string_view, 2> kTransports = {"smtp", "maildir"};
 constexpr std::array<std::string_view, 3> kTlsModes = {"starttls", "implicit", "none"};
 constexpr std::array<std::string_view, 2> kLocales = {"en", "fr"};
+constexpr std::array<std::string_view, 2> kLoginMethods = {"email", "sso"};
 constexpr std::array<std::string_view, 3> kEncodings = {"utf-8", "windows-1252", "iso-8859-1"};
 constexpr std::array<std::string_view, 4> kLogLevels = {"debug", "info", "warn", "error"};
 // The fields a CSV row maps onto; csv.columns may rename any of them and nothing else.
@@ -191,11 +192,11 @@ void ReadInvitations(YamlMap& reader, InvitationConfig* inv) {
       reader.Problem("enabled", "must be true or false, got '" + enabled + "'");
     }
   }
-  if (reader.String("activation_url", &inv->activation_url) &&
-      inv->activation_url.find("{token}") == std::string::npos) {
+  inv->activation_url_set = reader.String("activation_url", &inv->activation_url);
+  if (inv->activation_url_set && inv->activation_url.find("{token}") == std::string::npos) {
     reader.Problem("activation_url", "must contain {token}");
   }
-  reader.String("portfolio_url", &inv->portfolio_url);
+  inv->portfolio_url_set = reader.String("portfolio_url", &inv->portfolio_url);
   reader.String("from_address", &inv->from_address);
   if (inv->enabled && inv->from_address.empty()) {
     reader.Problem("from_address", "required key is missing");
@@ -325,6 +326,28 @@ void ReadHttp(YamlMap& reader, HttpConfig* http) {
   ReadSecret(reader, "admin_token", &http->admin_token);
 }
 
+void ReadAccounts(YamlMap& reader, AccountsConfig* accounts) {
+  reader.Int("session_idle_minutes", &accounts->session_idle_minutes, 1, 24 * 60);
+  reader.Int("session_absolute_hours", &accounts->session_absolute_hours, 1, 24 * 30);
+  reader.Int("share_max_days", &accounts->share_max_days, 1, 3650);
+  reader.Int("share_default_days", &accounts->share_default_days, 1, 3650);
+  if (accounts->share_default_days > accounts->share_max_days) {
+    reader.Problem("share_default_days", "must not be more than share_max_days");
+  }
+  reader.Int("reset_minutes", &accounts->reset_minutes, 5, 24 * 60);
+  reader.Int("confirm_hours", &accounts->confirm_hours, 1, 24 * 30);
+  reader.Int("access_code_tries", &accounts->access_code_tries, 1, 20);
+  reader.Int("sign_in_failures", &accounts->sign_in_failures, 1, 1000);
+  reader.Int("sign_in_window_minutes", &accounts->sign_in_window_minutes, 1, 24 * 60);
+  reader.Int("sign_in_per_client_per_minute", &accounts->sign_in_per_client_per_minute, 1, 100000);
+  reader.String("common_passwords", &accounts->common_passwords);
+}
+
+void ReadStaff(YamlMap& reader, StaffConfig* staff) {
+  reader.String("sso_header", &staff->sso_header);
+  reader.String("sso_login_url", &staff->sso_login_url);
+}
+
 void ReadInstitution(YamlMap& reader, InstitutionConfig* institution) {
   if (reader.String("id", &institution->id, YamlMap::Need::kRequired) &&
       !IsValidInstitutionId(institution->id)) {
@@ -385,6 +408,14 @@ void ReadInstitution(YamlMap& reader, InstitutionConfig* institution) {
   });
   reader.StringList("grading_legend_en", &institution->grading_legend_en);
   reader.StringList("grading_legend_fr", &institution->grading_legend_fr);
+  reader.Enum("login_method", &institution->login_method, kLoginMethods);
+  reader.String("sso_header", &institution->sso_header);
+  if (institution->login_method == "sso" && institution->sso_header.empty()) {
+    reader.Problem("sso_header", "required when login_method is sso");
+  }
+  reader.String("sso_login_url", &institution->sso_login_url);
+  reader.String("contact_email", &institution->contact_email);
+  reader.String("contact_url", &institution->contact_url);
   bool has_invitations = false;
   reader.Map("invitations", [&](YamlMap& inv) {
     has_invitations = true;
@@ -443,6 +474,8 @@ void ReadRoot(YamlMap& root, Config* config) {
   });
 
   root.Map("http", [&](YamlMap& reader) { ReadHttp(reader, &config->http); });
+  root.Map("accounts", [&](YamlMap& reader) { ReadAccounts(reader, &config->accounts); });
+  root.Map("staff", [&](YamlMap& reader) { ReadStaff(reader, &config->staff); });
 
   // Remembers the first index of each id, so a duplicate can name the one it repeats.
   std::map<std::string, std::size_t> first_index;
@@ -661,13 +694,19 @@ namespace {
 
 // A restart-only key from the one field it names (`field` returns it from a Config, const or
 // not): whether it changed, and how to keep the running value, both follow from that field.
-// http.public_url is the origin people see: the verification URL printed on documents
-// follows it, unless the institution set its own.
+// http.public_url is the origin people see: the verification URL printed on documents and
+// the activation link in invitations follow it, unless the institution set its own.
 void ApplyPublicUrl(Config* config) {
   if (config->http.public_url.empty()) return;
   for (InstitutionConfig& institution : config->institutions) {
     if (!institution.verification_url_set) {
       institution.verification_url = config->http.public_url + "/verify/{document_id}";
+    }
+    InvitationConfig& inv = institution.invitations;
+    if (!inv.activation_url_set) {
+      inv.activation_url = config->http.public_url + "/activate?token={token}";
+      inv.access_code_url = config->http.public_url + "/activate";
+      if (!inv.portfolio_url_set) inv.portfolio_url = config->http.public_url + "/documents";
     }
   }
 }
@@ -697,6 +736,19 @@ const std::vector<RestartOnlyKey>& RestartOnlyKeys() {
           "drop_root", [](auto& c) -> auto& { return c.drop_root; }),
       RestartOnly(
           "http", [](auto& c) -> auto& { return c.http; }),
+      RestartOnly(
+          "accounts.common_passwords",
+          [](auto& c) -> auto& { return c.accounts.common_passwords; }),
+      // The in-memory limits are made once, at start-up.
+      RestartOnly(
+          "accounts.sign_in_failures",
+          [](auto& c) -> auto& { return c.accounts.sign_in_failures; }),
+      RestartOnly(
+          "accounts.sign_in_window_minutes",
+          [](auto& c) -> auto& { return c.accounts.sign_in_window_minutes; }),
+      RestartOnly(
+          "accounts.sign_in_per_client_per_minute",
+          [](auto& c) -> auto& { return c.accounts.sign_in_per_client_per_minute; }),
   };
   return kKeys;
 }

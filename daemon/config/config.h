@@ -89,7 +89,13 @@ struct InvitationConfig {
   bool enabled = true;          // false: credentials and documents only, no emails.
   std::string activation_url =  // Must contain {token}.
       "https://wallet.example.ca/activate?token={token}";
+  bool activation_url_set = false;  // Given in the file (else http.public_url may set it).
+  // credd's own activation page, where the invitation's access code is typed with the
+  // address: set (with the default activation_url) from http.public_url. Not a key; empty
+  // when activation is an outside wallet's, and then emails carry no access code.
+  std::string access_code_url;
   std::string portfolio_url = "https://wallet.example.ca/";  // In notices.
+  bool portfolio_url_set = false;            // Given in the file (else it follows activation_url).
   std::string from_address;                  // Required when enabled ("registrar@college.ca").
   std::string from_name;                     // Display name ("Registrar / Registraire").
   std::string reply_to;                      // Optional address for replies.
@@ -176,6 +182,43 @@ struct InstitutionConfig {
   std::vector<std::string> grading_legend_fr;
 
   InvitationConfig invitations;  // Activation invitations, reminders and notices.
+
+  // How its students sign in: "email" (the address and a password set at activation) or
+  // "sso" (the institution's single sign-on, through a reverse proxy that authenticates and
+  // passes the verified address in sso_header).
+  std::string login_method = "email";
+  std::string
+      sso_header;  // Required for sso ("OIDC_CLAIM_email", "eppn"); from trusted proxies only.
+  std::string sso_login_url;  // Where the proxy starts the sign-on ("/sso/college-a/login").
+  // Whom students ask for paper copies and about a document's content (shown on the pages).
+  std::string contact_email;
+  std::string contact_url;
+};
+
+// Student accounts and sharing (the pages under /activate, /signin, /documents, /shares).
+struct AccountsConfig {
+  int session_idle_minutes = 30;    // A session unused this long ends.
+  int session_absolute_hours = 12;  // A session ends this long after sign-in, used or not.
+  int share_default_days = 30;      // A share's expiry unless the student chooses.
+  int share_max_days = 180;         // The longest a student may choose.
+  int reset_minutes = 30;           // A password-reset link works this long.
+  int confirm_hours = 48;           // An added address's confirmation link works this long.
+  int access_code_tries = 5;        // Wrong access codes before the code is void.
+  int sign_in_failures = 10;        // Wrong passwords per account, per window, before a pause.
+  int sign_in_window_minutes = 15;  // The window (and the pause).
+  int sign_in_per_client_per_minute = 20;  // Sign-in, activation and reset POSTs per address.
+  // NIST SP 800-63B's list of passwords known to be common (john-data's); empty = none.
+  std::string common_passwords = "/usr/share/john/password.lst";
+  bool operator==(const AccountsConfig&) const = default;
+};
+
+// Registrar staff's desk (/desk).
+struct StaffConfig {
+  // The trusted proxy's header naming a member of staff signed in by SSO; empty = local
+  // accounts only.
+  std::string sso_header;
+  std::string sso_login_url;  // Where the proxy starts the staff sign-on.
+  bool operator==(const StaffConfig&) const = default;
 };
 
 struct Config {
@@ -190,6 +233,8 @@ struct Config {
   IssuingConfig issuing;                 // Workers and chunks for issuing documents.
   std::string templates_dir;  // Document layouts; empty = the templates installed with credd.
   HttpConfig http;            // HTTP endpoints.
+  AccountsConfig accounts;    // Student accounts and sharing.
+  StaffConfig staff;          // The staff desk.
   std::vector<InstitutionConfig> institutions;  // At least one.
 
   // The institution's drop folder (drop_dir, or drop_root/<id>).

@@ -208,6 +208,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
                       request_.Header("X-Forwarded-Proto"), Options().trusted_proxies);
     request_.client = client.address;
     request_.secure = client.secure;
+    request_.via_trusted_proxy = Options().trusted_proxies.Contains(peer_ip_);
     keep_alive_ = head.keep_alive();
 
     match_ = state_->router.Find(request_.method, request_.path);

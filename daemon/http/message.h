@@ -19,6 +19,9 @@ struct Request {
   std::string body;
   std::string client;   // The client's address (after trusted proxies), for limits and logs.
   bool secure = false;  // Reached over HTTPS, here or at a trusted proxy.
+  // The peer is one of http.trusted_proxies: its X-Forwarded-* and the SSO identity
+  // headers it passes may be believed. Nobody else's are.
+  bool via_trusted_proxy = false;
   std::map<std::string, std::string> params;  // The route's {name} segments.
 
   // The first header of this name (case-insensitive); empty when absent.

@@ -76,7 +76,11 @@ Response Pages::Render(int status, const std::string& page, const std::string& l
   values["lang"] = lang;
   values["other_lang"] = other;
   values["other_lang_name"] = other == "fr" ? "Français" : "English";
-  values["switch_url"] = path + "?lang=" + other;
+  // `path` may carry a query of its own ("/activate?token=x&"): the switch keeps it.
+  const char* join = path.find('?') == std::string::npos          ? "?"
+                     : path.ends_with('?') || path.ends_with('&') ? ""
+                                                                  : "&";
+  values["switch_url"] = path + join + "lang=" + other;
   auto body = sources_.find(page + "." + lang);
   auto layout = sources_.find("layout." + lang);
   if (body == sources_.end() || layout == sources_.end()) {

@@ -15,12 +15,18 @@ namespace credd::http {
 
 class RateLimiter {
  public:
-  // `per_minute` requests per address in each window; 0 turns the limit off.
-  RateLimiter(int per_minute, const Clock& clock) : per_minute_(per_minute), clock_(clock) {}
+  // `per_window` requests per key in each window (a minute unless given); 0 turns the
+  // limit off. Keys are client addresses, or anything else counted per key (the sign-in
+  // failures of one email address).
+  RateLimiter(int per_window, const Clock& clock,
+              std::chrono::seconds window = std::chrono::seconds(60))
+      : per_window_(per_window), clock_(clock), window_(window) {}
 
   // Zero when the request may go ahead (and is counted); otherwise the whole seconds, at
   // least 1, until the address's window opens again.
   int Take(const std::string& address);
+  // The same answer, without counting.
+  int Peek(const std::string& address);
 
  private:
   struct Window {
@@ -30,8 +36,11 @@ class RateLimiter {
   // Forgets windows that have ended, so a scan from many addresses cannot grow the map.
   void Prune(std::chrono::steady_clock::time_point now);
 
-  const int per_minute_;
+  int Wait(const std::string& address, bool count);
+
+  const int per_window_;
   const Clock& clock_;
+  const std::chrono::seconds window_;
   std::mutex mu_;
   std::unordered_map<std::string, Window> windows_;
   std::chrono::steady_clock::time_point last_prune_{};

@@ -1,5 +1,6 @@
-// Tests for MailTemplates: the shipped templates in EN and FR with sample values, HTML
-// escaping in the HTML part only, and the configuration errors (missing, broken templates).
+// Tests for MailTemplates: the shipped templates in EN and FR with sample values (the
+// optional blocks with and without their values), HTML escaping in the HTML part only, and
+// the configuration errors (missing, broken templates).
 #include "daemon/mail/mail_templates.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace credd::mail {
 namespace {
@@ -93,6 +95,173 @@ TEST(MailTemplates, EveryShippedTemplateRendersInEnglishAndFrench) {
       EXPECT_FALSE(Contains(mail->html, "<img"));
       EXPECT_FALSE(Contains(mail->html, "<script"));
       EXPECT_FALSE(Contains(mail->html, "src="));
+    }
+  }
+}
+
+// The values each of the account and sharing templates is documented to take
+// (templates/email/README.md), and what each rendered part must show of them.
+struct AccountTemplateCase {
+  std::string name;
+  json values;
+  std::vector<std::string> shown;               // In the text and HTML parts, every locale.
+  std::vector<std::string> shown_en, shown_fr;  // Likewise, per locale.
+  std::string url;                              // The main link: in the text, and as href.
+};
+
+std::vector<AccountTemplateCase> AccountTemplateCases() {
+  const json base = SampleValues();
+  AccountTemplateCase share{
+      "share",
+      {{"student_name", base["student_name"]},
+       {"institution", base["institution"]},
+       {"documents", base["documents"]},
+       {"share_url", "https://wallet.example.ca/s/Qm9yZWFs"},
+       {"expires_on", "2026-08-31"},
+       {"verify_url", "https://verify.example-college.ca/verify"}},
+      {"Nguyễn Thị Hằng", "Collège Boréal", "Relevé de notes officiel (relevé)",
+       "https://wallet.example.ca/s/Qm9yZWFs", "2026-08-31",
+       "https://verify.example-college.ca/verify"},
+      {},
+      {},
+      "https://wallet.example.ca/s/Qm9yZWFs"};
+  AccountTemplateCase confirm{"email_confirm",
+                              {{"student_name", base["student_name"]},
+                               {"institution", base["institution"]},
+                               {"address", "hang.nguyen@example.org"},
+                               {"confirm_url", "https://wallet.example.ca/confirm/8d1e"},
+                               {"expires_in_hours", 48}},
+                              {"Nguyễn Thị Hằng", "Collège Boréal", "hang.nguyen@example.org",
+                               "https://wallet.example.ca/confirm/8d1e"},
+                              {"48 hours"},
+                              {"48 heures"},
+                              "https://wallet.example.ca/confirm/8d1e"};
+  AccountTemplateCase reset{
+      "password_reset",
+      {{"student_name", base["student_name"]},
+       {"institution", base["institution"]},
+       {"reset_url", "https://wallet.example.ca/reset/c03b"},
+       {"expires_in_minutes", 30}},
+      {"Nguyễn Thị Hằng", "Collège Boréal", "https://wallet.example.ca/reset/c03b"},
+      {"30 minutes"},
+      {"30 minutes"},
+      "https://wallet.example.ca/reset/c03b"};
+  return {share, confirm, reset};
+}
+
+TEST(MailTemplates, AccountAndSharingTemplatesShowEveryValueInEnglishAndFrench) {
+  std::unique_ptr<MailTemplates> templates = LoadShipped();
+  ASSERT_NE(templates, nullptr);
+  for (const AccountTemplateCase& test : AccountTemplateCases()) {
+    for (const std::string locale : {"en", "fr"}) {
+      SCOPED_TRACE(test.name + "." + locale);
+      Result<RenderedMail> mail = templates->Render(test.name, locale, test.values);
+      ASSERT_TRUE(mail.ok()) << mail.error().ToString();
+      EXPECT_FALSE(mail->subject.empty());
+      EXPECT_TRUE(Contains(mail->subject, "Collège Boréal")) << mail->subject;
+      std::vector<std::string> shown = test.shown;
+      for (const std::string& value : locale == "en" ? test.shown_en : test.shown_fr) {
+        shown.push_back(value);
+      }
+      for (const std::string* body : {&mail->text, &mail->html}) {
+        for (const std::string& value : shown) {
+          EXPECT_TRUE(Contains(*body, value)) << value << " missing from:\n" << *body;
+        }
+        EXPECT_TRUE(Contains(*body, locale == "en" ? "password" : "mot de passe"));
+        EXPECT_FALSE(Contains(*body, "{{")) << "an unrendered tag";
+      }
+      EXPECT_TRUE(Contains(mail->text, test.url));
+      EXPECT_TRUE(Contains(mail->html, "href=\"" + test.url + "\""));
+      EXPECT_FALSE(Contains(mail->text, "\n\n\n")) << mail->text;
+      EXPECT_TRUE(Contains(mail->html, locale == "en" ? "lang=\"en\"" : "lang=\"fr-CA\""));
+      EXPECT_FALSE(Contains(mail->html, "<img"));
+      EXPECT_FALSE(Contains(mail->html, "<script"));
+      EXPECT_FALSE(Contains(mail->html, "src="));
+    }
+  }
+  // The share email is for someone who may not know the student: it names them in its subject.
+  for (const std::string locale : {"en", "fr"}) {
+    Result<RenderedMail> mail =
+        templates->Render("share", locale, AccountTemplateCases()[0].values);
+    ASSERT_TRUE(mail.ok()) << mail.error().ToString();
+    EXPECT_TRUE(Contains(mail->subject, "Nguyễn Thị Hằng")) << mail->subject;
+  }
+}
+
+TEST(MailTemplates, ShareShowsTheStudentsNoteOnlyWhenGivenAndEscapesItInHtml) {
+  std::unique_ptr<MailTemplates> templates = LoadShipped();
+  ASSERT_NE(templates, nullptr);
+  const json without_note = AccountTemplateCases()[0].values;
+  const json null_note = [&] {
+    json values = without_note;
+    values["note"] = nullptr;
+    return values;
+  }();
+  for (const std::string locale : {"en", "fr"}) {
+    SCOPED_TRACE(locale);
+    const std::string heading = locale == "en" ? "Their note" : "Son message";
+    for (const json* values : {&without_note, &null_note}) {
+      Result<RenderedMail> mail = templates->Render("share", locale, *values);
+      ASSERT_TRUE(mail.ok()) << mail.error().ToString();
+      EXPECT_FALSE(Contains(mail->text, heading)) << mail->text;
+      EXPECT_FALSE(Contains(mail->html, heading));
+      EXPECT_FALSE(Contains(mail->html, "<blockquote"));
+      EXPECT_FALSE(Contains(mail->text, "\n\n\n")) << mail->text;
+    }
+    json with_note = without_note;
+    with_note["note"] = "<b>x</b>";
+    Result<RenderedMail> mail = templates->Render("share", locale, with_note);
+    ASSERT_TRUE(mail.ok()) << mail.error().ToString();
+    EXPECT_TRUE(Contains(mail->text, heading)) << mail->text;
+    EXPECT_TRUE(Contains(mail->text, "<b>x</b>"));
+    EXPECT_FALSE(Contains(mail->text, "\n\n\n")) << mail->text;
+    EXPECT_TRUE(Contains(mail->html, heading));
+    EXPECT_TRUE(Contains(mail->html, "&lt;b&gt;x&lt;/b&gt;"));
+    EXPECT_FALSE(Contains(mail->html, "<b>x</b>"));
+  }
+}
+
+TEST(MailTemplates, InvitationAndReminderShowTheAccessCodeOnlyWhenGiven) {
+  std::unique_ptr<MailTemplates> templates = LoadShipped();
+  ASSERT_NE(templates, nullptr);
+  const json without_code = SampleValues();
+  json with_code = without_code;
+  with_code["access_code"] = "K7M-4QP9";
+  with_code["code_url"] = "https://wallet.example.ca/code";
+  for (const std::string name : {"invitation", "reminder"}) {
+    for (const std::string locale : {"en", "fr"}) {
+      SCOPED_TRACE(name + "." + locale);
+      const std::string phrase = locale == "en" ? "access code" : "code d'accès";
+      Result<RenderedMail> plain = templates->Render(name, locale, without_code);
+      ASSERT_TRUE(plain.ok()) << plain.error().ToString();
+      Result<RenderedMail> coded = templates->Render(name, locale, with_code);
+      ASSERT_TRUE(coded.ok()) << coded.error().ToString();
+      EXPECT_EQ(plain->subject, coded->subject);
+      for (const RenderedMail* mail : {&*plain, &*coded}) {
+        for (const std::string* body : {&mail->text, &mail->html}) {
+          EXPECT_TRUE(Contains(*body, "https://wallet.example.ca/activate/4f9c2a"));
+          EXPECT_TRUE(Contains(*body, "Nguyễn Thị Hằng"));
+          EXPECT_FALSE(Contains(*body, "{{")) << "an unrendered tag";
+        }
+        EXPECT_TRUE(Contains(mail->text, "2026-12-28"));
+        EXPECT_FALSE(Contains(mail->text, "\n\n\n")) << mail->text;
+      }
+      for (const std::string* body : {&plain->text, &plain->html}) {
+        EXPECT_FALSE(Contains(*body, phrase)) << *body;
+        EXPECT_FALSE(Contains(*body, "https://wallet.example.ca/code"));
+      }
+      for (const std::string* body : {&coded->text, &coded->html}) {
+        EXPECT_TRUE(Contains(*body, phrase)) << *body;
+        EXPECT_TRUE(Contains(*body, "K7M-4QP9"));
+        EXPECT_TRUE(Contains(*body, "https://wallet.example.ca/code"));
+      }
+      EXPECT_TRUE(Contains(coded->html, "href=\"https://wallet.example.ca/code\""));
+      // Shown on its own in a monospace box, so that it is easy to read and type.
+      EXPECT_TRUE(Contains(coded->html, "monospace"));
+      EXPECT_TRUE(Contains(coded->html, ">K7M-4QP9</span>"));
+      // The code comes after the activation link.
+      EXPECT_LT(coded->text.find("https://wallet.example.ca/activate/4f9c2a"),
+                coded->text.find("K7M-4QP9"));
     }
   }
 }

@@ -12,6 +12,7 @@
 #include "common/sha256.h"
 #include "common/time_format.h"
 #include "daemon/mail/message.h"
+#include "daemon/store/account_store.h"
 #include "daemon/store/conditions.h"
 
 namespace credd::mail {
@@ -87,6 +88,19 @@ std::string NewToken() {
   return out;
 }
 
+std::string NewAccessCode() {
+  static const char kAlphabet[] = "ABCDEFGHJKMNPQRSTVWXYZ23456789";  // 30 symbols.
+  constexpr int kSymbols = sizeof kAlphabet - 1;
+  std::string code;
+  while (code.size() < 10) {
+    unsigned char byte = 0;
+    if (RAND_bytes(&byte, 1) != 1) return {};
+    if (byte >= 240) continue;  // 240 = 8 * 30: no symbol more likely than another.
+    code += kAlphabet[byte % kSymbols];
+  }
+  return code.substr(0, 5) + "-" + code.substr(5);
+}
+
 Mailer::Mailer(Database& database, Logger& log, std::unique_ptr<MailTransport> transport,
                std::unique_ptr<MailTemplates> templates, MailerOptions options)
     : database_(database),
@@ -102,7 +116,9 @@ Result<int> Mailer::RunOnce(const Config& config) {
   // Every institution with invitations on, in turn; one's trouble does not starve the rest.
   auto conn = database_.Connect();
   if (!conn) return conn.error();
-  int handled = 0;
+  auto direct = SendAccountMailOn(**conn, config);
+  if (!direct) return direct.error();
+  int handled = *direct;
   for (const InstitutionConfig& institution : config.institutions) {
     if (!institution.invitations.enabled) continue;
     if (Stopping()) break;
@@ -118,6 +134,68 @@ Result<int> Mailer::RunOnce(const Config& config) {
     handled += *sent;
   }
   return handled;
+}
+
+Result<int> Mailer::SendAccountMail(const Config& config) {
+  auto conn = database_.Connect();
+  if (!conn) return conn.error();
+  return SendAccountMailOn(**conn, config);
+}
+
+Result<int> Mailer::SendAccountMailOn(Store& conn, const Config& config) {
+  // Claimed a chunk at a time, each recorded before the next leaves, like invitations.
+  int sent = 0;
+  for (bool more = true; more && !Stopping();) {
+    auto claimed = ClaimAccountMail(conn, Iso8601UtcMicros(clock_.Now()), options_.owner,
+                                    options_.lease_seconds, Windows(config.mail.rate_limits),
+                                    options_.claim_size);
+    if (!claimed) return claimed.error();
+    for (const AccountMail& mail : *claimed) {
+      if (options_.heartbeat != nullptr) options_.heartbeat->Beat();
+      SendOutcome outcome = transport_->Send(mail.envelope_from, mail.recipient, mail.mime);
+      ++sent;
+      if (Status recorded = RecordAccountMail(conn, config, mail, std::move(outcome)); !recorded) {
+        return recorded.error();
+      }
+    }
+    more = claimed->size() == static_cast<size_t>(options_.claim_size);
+  }
+  return sent;
+}
+
+Status Mailer::RecordAccountMail(Store& conn, const Config& config, const AccountMail& mail,
+                                 SendOutcome outcome) {
+  Count(outcome);
+  OutboxState state = OutboxState::kSent;
+  int delay = 0;
+  if (outcome.kind == SendOutcome::Kind::kSent) {
+    state = OutboxState::kSent;
+  } else if (outcome.kind == SendOutcome::Kind::kFailed || mail.attempts >= options_.max_attempts) {
+    state = OutboxState::kFailed;  // Refused, or days of 4xx: not tried for ever.
+  } else {
+    state = OutboxState::kDeferred;
+    const int exponent = std::min(mail.attempts - 1, 20);
+    delay = static_cast<int>(
+        std::min<long long>(static_cast<long long>(config.mail.retry_initial_seconds) << exponent,
+                            config.mail.retry_max_seconds));
+  }
+  auto ok = FinishAccountMail(conn, mail, options_.owner, Iso8601UtcMicros(clock_.Now()), state,
+                              outcome.reply, delay);
+  if (!ok) return ok.error();
+  const bool sent = state == OutboxState::kSent;
+  const bool deferred = state == OutboxState::kDeferred;
+  log_.Write(sent       ? LogLevel::kInfo
+             : deferred ? LogLevel::kWarn
+                        : LogLevel::kError,
+             sent       ? "mail.sent"
+             : deferred ? "mail.deferred"
+                        : "mail.failed",
+             {{"message_id", mail.message_id},
+              {"kind", std::string(kMailKinds.Name(mail.kind))},
+              {"attempt", std::to_string(mail.attempts)},
+              {"reply", outcome.reply},
+              {"late", *ok ? "false" : "true (lease lost; not recorded)"}});
+  return Status::Ok();
 }
 
 Result<int> Mailer::RunInstitution(Store& conn, const Config& config,
@@ -211,14 +289,21 @@ Status Mailer::PrepareChunk(Store& conn, const InstitutionConfig& institution, C
       chunk.ours.insert(mail.outbox_id);  // No token: the fresh claim is ours.
       continue;
     }
-    // A retry from this process carries the very same link.
-    std::string& token = pending_tokens_[mail.outbox_id];
-    if (token.empty()) token = NewToken();
-    if (token.empty()) {
+    // A retry from this process carries the very same link and code.
+    Secrets& secrets = pending_tokens_[mail.outbox_id];
+    if (secrets.token.empty()) {
+      secrets.token = NewToken();
+      if (!institution.invitations.access_code_url.empty()) secrets.code = NewAccessCode();
+    }
+    if (secrets.token.empty() ||
+        (!institution.invitations.access_code_url.empty() && secrets.code.empty())) {
       pending_tokens_.erase(mail.outbox_id);
       return MakeError(ErrorCode::kInternal, "the system's random source failed", mail.message_id);
     }
-    tokens.push_back({mail.outbox_id, Sha256Hex(token)});
+    tokens.push_back({mail.outbox_id, Sha256Hex(secrets.token),
+                      secrets.code.empty()
+                          ? std::string()
+                          : AccessCodeHash(mail.invitation, NormalizeAccessCode(secrets.code))});
   }
   auto documents = StudentDocuments(conn, students);
   if (!documents) return documents.error();
@@ -281,8 +366,12 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
     }
   }
   if (mail.kind != MailKind::kNotice) {
-    values["activation_url"] =
-        Replace(inv.activation_url, "{token}", pending_tokens_[mail.outbox_id]);
+    const Secrets& secrets = pending_tokens_[mail.outbox_id];
+    values["activation_url"] = Replace(inv.activation_url, "{token}", secrets.token);
+    if (!secrets.code.empty()) {
+      values["access_code"] = secrets.code;
+      values["code_url"] = inv.access_code_url;
+    }
     values["expires_on"] = Iso8601UtcMicros(chunk.expires).substr(0, 10);  // YYYY-MM-DD.
   }
   if (!mail.taken_over_from.empty()) {

@@ -58,6 +58,11 @@ class Mailer {
   // round is simply tried again).
   Result<int> RunOnce(const Config& config);
 
+  // Account mail alone (shares, confirmations, resets): what the global limits allow now,
+  // whatever the invitation windows say. RunOnce sends it first; the daemon also calls this
+  // as soon as the HTTP side queues one. Returns the emails handed to the transport.
+  Result<int> SendAccountMail(const Config& config);
+
   // Ends the transport's connection (QUIT).
   void Close();
 
@@ -94,6 +99,9 @@ class Mailer {
                 const ClaimedMail& mail, SendOutcome outcome);
   Status PauseIfRelayRefuses(Store& conn, const InstitutionConfig& institution,
                              const SendOutcome& outcome);
+  Result<int> SendAccountMailOn(Store& conn, const Config& config);
+  Status RecordAccountMail(Store& conn, const Config& config, const AccountMail& mail,
+                           SendOutcome outcome);
   void Count(const SendOutcome& outcome);
   bool Stopping() const { return options_.stop != nullptr && options_.stop->load(); }
 
@@ -103,9 +111,14 @@ class Mailer {
   std::unique_ptr<MailTemplates> templates_;
   MailerOptions options_;
   const Clock& clock_;
-  // Raw tokens of emails whose delivery is uncertain or deferred, by outbox row, so that a
-  // retry from this process carries the very same link. Never logged, never stored.
-  std::map<int64_t, std::string> pending_tokens_;
+  // Raw tokens (and access codes) of emails whose delivery is uncertain or deferred, by
+  // outbox row, so that a retry from this process carries the very same link and code.
+  // Never logged, never stored.
+  struct Secrets {
+    std::string token;
+    std::string code;  // Empty when the institution's activation page is not credd's.
+  };
+  std::map<int64_t, Secrets> pending_tokens_;
   // Policy refusals in a row, per institution (reset by a delivered email).
   std::map<std::string, int> refusals_in_a_row_;
   bool paused_now_ = false;  // Record paused the institution: end its round.
@@ -123,5 +136,10 @@ std::string DomainOf(const std::string& address);
 // 256 random bits, base64url without padding (43 characters); empty if the system's
 // random source failed (never a weak token).
 std::string NewToken();
+
+// An access code to type beside the email address: 10 characters from an alphabet without
+// look-alikes (no 0/O, 1/I/L, U), about 49 bits, shown as "XXXXX-XXXXX"; empty if the random
+// source failed. Stored only salted and hashed (AccessCodeHash), and void after a few tries.
+std::string NewAccessCode();
 
 }  // namespace credd::mail

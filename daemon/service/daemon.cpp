@@ -165,6 +165,25 @@ void Daemon::ScheduleMail() {
   });
 }
 
+void Daemon::WakeMail(bool whole_round) {
+  if (whole_round) {
+    boost::asio::post(mail_io_, [this] { RunMailRound(); });
+    return;
+  }
+  if (mail_woken_.exchange(true)) return;  // One already waits to run.
+  boost::asio::post(mail_io_, [this] {
+    mail_woken_ = false;
+    if (!mailer_) return;
+    HeartbeatScope busy(mail_heartbeat_);
+    try {
+      auto sent = mailer_->SendAccountMail(*Snapshot());
+      if (!sent) log_.Error("mail.account_mail_failed", {{"error", sent.error().ToString()}});
+    } catch (const std::exception& e) {
+      log_.Error("mail.bug", {{"error", e.what()}, {"action", "the next round goes on"}});
+    }
+  });
+}
+
 void Daemon::RunMailRound() {
   if (!mailer_) return;
   HeartbeatScope busy(mail_heartbeat_);

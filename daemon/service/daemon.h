@@ -79,6 +79,10 @@ class Daemon {
   // caller's Store.
   Result<std::string> Reissue(Store& store, const std::string& document_id,
                               const std::string& actor);
+  // Account mail was queued (a share, a confirmation, a reset): the mail thread sends it
+  // now rather than at its next round; with whole_round (a resend from the desk), it runs a
+  // whole round, invitations included. Any thread; wakes coalesce.
+  void WakeMail(bool whole_round = false);
 
  private:
   Status PrepareInstitutions(const Config& config);
@@ -154,6 +158,7 @@ class Daemon {
   std::thread mail_thread_;
   boost::asio::steady_timer mail_timer_{mail_io_};
   std::shared_ptr<mail::Mailer> mailer_;  // Mail thread only (swapped in by post on reload).
+  std::atomic<bool> mail_woken_{false};   // A WakeMail is posted and not yet run.
   DropWatcher watcher_;
   mutable std::mutex mu_;                   // Guards snapshot_, pending_ and documents_.
   std::mutex probe_mu_;                     // One probe of the key at a time.

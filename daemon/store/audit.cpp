@@ -24,6 +24,18 @@ constexpr const char* kInsertForOutbox =
     "INSERT INTO audit_events (actor, institution_id, event, subject, details) "
     "SELECT $1, institution_id, $2, $3, $4::jsonb FROM mail_outbox WHERE id = $5";
 
+// One event per institution whose documents the share holds, each listing those documents,
+// so every institution's history (and its staff) sees the share of its own documents only.
+constexpr const char* kInsertForShare =
+    "INSERT INTO audit_events (actor, institution_id, event, subject, details) "
+    "SELECT $1, x.institution_id, $2, 'share:' || sh.public_id::text, "
+    "  $3::jsonb || jsonb_build_object('documents', x.documents) "
+    "FROM shares sh, LATERAL (SELECT s.institution_id, "
+    "  jsonb_agg(d.public_id::text ORDER BY d.id) AS documents FROM share_documents sd "
+    "  JOIN documents d ON d.id = sd.document JOIN credentials c ON c.id = d.credential "
+    "  JOIN students s ON s.id = c.student WHERE sd.share = sh.id "
+    "  GROUP BY s.institution_id) x WHERE sh.id = $4 ORDER BY x.institution_id";
+
 }  // namespace
 
 void AppendAudit(pqxx::transaction_base& txn, const AuditEvent& event) {
@@ -54,6 +66,10 @@ void AppendCredentialAudits(pqxx::transaction_base& txn, const std::vector<Audit
 void AppendOutboxAudit(pqxx::transaction_base& txn, const AuditEvent& event, int64_t outbox_id) {
   txn.exec_params(kInsertForOutbox, event.actor, event.event, event.subject, event.details.dump(),
                   outbox_id);
+}
+
+void AppendShareAudit(pqxx::transaction_base& txn, const AuditEvent& event, int64_t share_id) {
+  txn.exec_params(kInsertForShare, event.actor, event.event, event.details.dump(), share_id);
 }
 
 }  // namespace credd

@@ -216,25 +216,26 @@ Result<std::set<int64_t>> SetTokens(Store& store, const std::vector<TokenHash>& 
                                     const std::string& expires_at) {
   pqxx::connection& conn = Pq(store);
   std::vector<int64_t> ids;
-  std::string hashes = "{";
+  std::vector<std::string> hashes, codes;
   for (const TokenHash& token : tokens) {
-    if (!ids.empty()) hashes += ',';
     ids.push_back(token.outbox_id);
-    hashes += token.sha256_hex;  // Hex digits only: nothing to quote.
+    hashes.push_back(token.sha256_hex);
+    codes.push_back(token.access_code_sha256_hex);
   }
-  hashes += "}";
   try {
     pqxx::work txn(conn);
     std::set<int64_t> stored;
     for (const pqxx::row& row : txn.exec_params(
-             "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::text[]) AS t(outbox_id, sha)), "
-             "owned AS (SELECT o.id, o.invitation, t.sha FROM mail_outbox o "
+             "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::text[], $6::text[]) "
+             "  AS t(outbox_id, sha, code)), "
+             "owned AS (SELECT o.id, o.invitation, t.sha, t.code FROM mail_outbox o "
              "  JOIN t ON t.outbox_id = o.id WHERE o.lease_owner = $3 AND o.status = 'sending' "
              "  AND o.lease_until > $4::timestamptz FOR UPDATE OF o) "
              "UPDATE invitations i SET token_sha256 = decode(owned.sha, 'hex'), "
+             "access_code_sha256 = decode(nullif(owned.code, ''), 'hex'), access_code_tries = 0, "
              "expires_at = $5::timestamptz, updated_at = now() FROM owned "
              "WHERE i.id = owned.invitation RETURNING owned.id",
-             BigintArray(ids), hashes, owner, now, expires_at)) {
+             BigintArray(ids), TextArray(hashes), owner, now, expires_at, TextArray(codes))) {
       stored.insert(row[0].as<int64_t>());
     }
     txn.commit();
@@ -467,6 +468,87 @@ Result<OutboxSummary> SummariseOutbox(Store& store) {
     return summary;
   } catch (const std::exception& e) {
     return PqError("summarising the outbox", e);
+  }
+}
+
+Result<int64_t> QueueAccountMail(Store& store, const AccountMail& mail, const std::string& now) {
+  try {
+    pqxx::work txn(Pq(store));
+    pqxx::binarystring mime(mail.mime.data(), mail.mime.size());
+    const int64_t id =
+        txn.exec_params1(
+               "INSERT INTO mail_outbox (kind, institution_id, recipient, envelope_from, "
+               "message_id, message, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, "
+               "$7::timestamptz) RETURNING id",
+               std::string(kMailKinds.Name(mail.kind)), mail.institution_id, mail.recipient,
+               mail.envelope_from, mail.message_id, mime, now)[0]
+            .as<int64_t>();
+    txn.commit();
+    return id;
+  } catch (const std::exception& e) {
+    return PqError("queueing " + mail.message_id, e);
+  }
+}
+
+Result<std::vector<AccountMail>> ClaimAccountMail(Store& store, const std::string& now,
+                                                  const std::string& owner, int lease_seconds,
+                                                  const std::vector<RateWindow>& global_limits,
+                                                  int max_claim) {
+  try {
+    pqxx::work txn(Pq(store));
+    txn.exec("SELECT pg_advisory_xact_lock(hashtext('credd-mail-global'))");
+    int64_t budget = max_claim;
+    for (const RateWindow& limit : global_limits) {
+      const int64_t used =
+          txn.exec_params1(kCountInWindow, "", now, limit.seconds)[0].as<int64_t>();
+      budget = std::min<int64_t>(budget, limit.messages - used);
+    }
+    std::vector<AccountMail> claimed;
+    if (budget > 0) {
+      for (const pqxx::row& r : txn.exec_params(
+               "WITH picked AS (SELECT id FROM mail_outbox WHERE invitation IS NULL AND "
+               "  ((status IN ('queued', 'deferred') AND next_attempt_at <= $1::timestamptz) OR "
+               "   (status = 'sending' AND lease_until < $1::timestamptz)) "
+               "  ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) "
+               "UPDATE mail_outbox o SET status = 'sending', lease_owner = $2, "
+               "lease_until = $1::timestamptz + make_interval(secs => $3), "
+               "claimed_at = $1::timestamptz, attempts = o.attempts + 1, updated_at = now() "
+               "FROM picked WHERE o.id = picked.id RETURNING o.id, o.kind, "
+               "coalesce(o.institution_id, ''), o.recipient, coalesce(o.envelope_from, ''), "
+               "o.message_id, o.message, o.attempts",
+               now, owner, lease_seconds, budget)) {
+        pqxx::binarystring mime(r[6]);
+        claimed.push_back({r[0].as<int64_t>(), ParseStored(kMailKinds, r[1]),
+                           r[2].as<std::string>(), r[3].as<std::string>(), r[4].as<std::string>(),
+                           r[5].as<std::string>(), mime.str(), r[7].as<int>()});
+      }
+    }
+    txn.commit();
+    return claimed;
+  } catch (const std::exception& e) {
+    return PqError("claiming account mail", e);
+  }
+}
+
+Result<bool> FinishAccountMail(Store& store, const AccountMail& mail, const std::string& owner,
+                               const std::string& now, OutboxState outcome,
+                               const std::string& reply, int delay_seconds) {
+  try {
+    pqxx::work txn(Pq(store));
+    const bool done = outcome != OutboxState::kDeferred;
+    pqxx::result rows = txn.exec_params(
+        "UPDATE mail_outbox SET status = $3, last_reply = $4, lease_owner = NULL, "
+        "lease_until = NULL, last_attempt_at = $5::timestamptz, "
+        "sent_at = CASE WHEN $3 = 'sent' THEN $5::timestamptz END, "
+        "next_attempt_at = $5::timestamptz + make_interval(secs => $6), "
+        "message = CASE WHEN $7 THEN NULL ELSE message END, updated_at = now() "
+        "WHERE id = $1 AND lease_owner = $2 AND status = 'sending' RETURNING id",
+        mail.outbox_id, owner, std::string(kOutboxStates.Name(outcome)), reply, now, delay_seconds,
+        done);
+    txn.commit();
+    return !rows.empty();
+  } catch (const std::exception& e) {
+    return PqError("recording the outcome of " + mail.message_id, e);
   }
 }
 

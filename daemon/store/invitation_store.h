@@ -66,12 +66,14 @@ Result<std::vector<ClaimedMail>> ClaimMail(Store& store, const std::string& inst
                                            const std::vector<RateWindow>& global_limits,
                                            int max_claim);
 
-// Stores the hash of a new token (and its expiry) on each claimed email's invitation, in
+// Stores the hash of a new token (its access code's, and its expiry) on each claimed
+// email's invitation, in
 // one statement, only for the rows whose lease still runs at `now`. Returns the outbox ids
 // whose tokens were stored: any other row's lease was lost, and it must not be sent.
 struct TokenHash {
   int64_t outbox_id = 0;
   std::string sha256_hex;
+  std::string access_code_sha256_hex;  // AccessCodeHash; empty: no access code.
 };
 Result<std::set<int64_t>> SetTokens(Store& store, const std::vector<TokenHash>& tokens,
                                     const std::string& owner, const std::string& now,
@@ -127,5 +129,31 @@ struct OutboxSummary {
   double oldest_waiting_seconds = 0;
 };
 Result<OutboxSummary> SummariseOutbox(Store& store);
+
+// Account mail: share, confirmation and reset emails, rendered whole when asked for and
+// queued with their message. They go out at once (no sending window), under the global
+// limits only, and their message (which holds a link's token) is wiped once it is sent or
+// has failed for good.
+struct AccountMail {
+  int64_t outbox_id = 0;
+  MailKind kind = MailKind::kShare;
+  std::string institution_id;
+  std::string recipient;
+  std::string envelope_from;
+  std::string message_id;
+  std::string mime;  // The complete message.
+  int attempts = 0;  // Including this one, once claimed.
+};
+Result<int64_t> QueueAccountMail(Store& store, const AccountMail& mail, const std::string& now);
+// Claims what the global limits allow now, as ClaimMail does (same locks, same budget).
+Result<std::vector<AccountMail>> ClaimAccountMail(Store& store, const std::string& now,
+                                                  const std::string& owner, int lease_seconds,
+                                                  const std::vector<RateWindow>& global_limits,
+                                                  int max_claim);
+// The outcome of one: sent or failed (the message is wiped), or deferred for
+// `delay_seconds`. False when the lease was lost.
+Result<bool> FinishAccountMail(Store& store, const AccountMail& mail, const std::string& owner,
+                               const std::string& now, OutboxState outcome,
+                               const std::string& reply, int delay_seconds);
 
 }  // namespace credd

@@ -109,7 +109,7 @@ TEST_F(InvitationStoreTest, StalledLeaseIsReclaimedAndTheLateCompletionRefused) 
   auto refused = MarkSent(*conn_, (*stalled)[0], "stalled", "2026-11-30T10:02:05Z", "250", {});
   ASSERT_TRUE(refused.ok());
   EXPECT_FALSE(*refused);
-  auto token_refused = SetTokens(*conn_, {{(*stalled)[0].outbox_id, std::string(64, 'f')}},
+  auto token_refused = SetTokens(*conn_, {{(*stalled)[0].outbox_id, std::string(64, 'f'), ""}},
                                  "stalled", "2026-11-30T10:02:05Z", "2026-12-30T10:00:00Z");
   ASSERT_TRUE(token_refused.ok()) << token_refused.error().ToString();
   EXPECT_FALSE(token_refused->count((*stalled)[0].outbox_id));
@@ -127,7 +127,7 @@ TEST_F(InvitationStoreTest, TokensForAChunkAreStoredOnlyWhereTheLeaseIsOurs) {
   Exec("UPDATE mail_outbox SET lease_owner = 'other' WHERE id = " + std::to_string(stolen));
   std::vector<TokenHash> tokens;
   for (const ClaimedMail& m : *claimed) {
-    tokens.push_back({m.outbox_id, Sha256Hex("token" + std::to_string(m.outbox_id))});
+    tokens.push_back({m.outbox_id, Sha256Hex("token" + std::to_string(m.outbox_id)), ""});
   }
   auto stored = SetTokens(*conn_, tokens, "w", "2026-11-30T10:00:01Z", "2026-12-30T10:00:00Z");
   ASSERT_TRUE(stored.ok()) << stored.error().ToString();

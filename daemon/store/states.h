@@ -57,12 +57,56 @@ inline constexpr EnumTable<OutboxState, 5> kOutboxStates{{{
 }}};
 
 // mail_outbox.kind: the names are the database's and the logs'.
-enum class MailKind { kInvitation, kReminder, kNotice, kResend };
-inline constexpr EnumTable<MailKind, 4> kMailKinds{{{
+// The last three are account mail: rendered when asked for, queued whole, sent at once.
+enum class MailKind {
+  kInvitation,
+  kReminder,
+  kNotice,
+  kResend,
+  kShare,
+  kEmailConfirm,
+  kPasswordReset
+};
+inline constexpr EnumTable<MailKind, 7> kMailKinds{{{
     {MailKind::kInvitation, "invitation"},
     {MailKind::kReminder, "reminder"},
     {MailKind::kNotice, "notice"},  // New documents for a student who already activated.
     {MailKind::kResend, "resend"},  // credctl invite resend: a first email again.
+    {MailKind::kShare, "share"},    // A student's share, to its recipient.
+    {MailKind::kEmailConfirm, "email_confirm"},    // An address the student added.
+    {MailKind::kPasswordReset, "password_reset"},  // "Can't sign in?"
+}}};
+
+// student_emails.status: whether mail may go to an address and it may sign in.
+enum class EmailStatus { kActive, kBounced, kClosed };
+inline constexpr EnumTable<EmailStatus, 3> kEmailStatuses{{{
+    {EmailStatus::kActive, "active"},
+    {EmailStatus::kBounced, "bounced"},  // The relay said the mailbox does not exist.
+    {EmailStatus::kClosed, "closed"},    // Marked by staff (the institution closed it).
+}}};
+
+// staff.role: what a member of staff may do, each including the one before.
+enum class StaffRole { kViewer, kSupport, kRegistrar };
+inline constexpr EnumTable<StaffRole, 3> kStaffRoles{{{
+    {StaffRole::kViewer, "viewer"},        // Reads batches, students and documents.
+    {StaffRole::kSupport, "support"},      // Resends invitations, adds and closes addresses.
+    {StaffRole::kRegistrar, "registrar"},  // Revokes and reissues documents.
+}}};
+
+// staff.kind: how a member of staff signs in.
+enum class StaffKind { kSso, kLocal };
+inline constexpr EnumTable<StaffKind, 2> kStaffKinds{{{
+    {StaffKind::kSso, "sso"},      // The trusted proxy's header names them.
+    {StaffKind::kLocal, "local"},  // A username and password kept here.
+}}};
+
+// sessions.via: how a session began (the desk and the audit trail show it).
+enum class SessionVia { kPassword, kSso, kActivation, kReset };
+inline constexpr EnumTable<SessionVia, 4> kSessionVias{{{
+    {SessionVia::kPassword, "password"},
+    {SessionVia::kSso, "sso"},
+    {SessionVia::kActivation, "activation"},
+    {SessionVia::kReset, "reset"},
 }}};
 
 }  // namespace credd

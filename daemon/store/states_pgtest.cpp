@@ -71,6 +71,13 @@ TEST_F(StatesTest, OutboxStatesAndMailKindsAreTheOutboxsColumns) {
   EXPECT_EQ(TableWords(kMailKinds), AllowedWords(*store_, "mail_outbox", "kind"));
 }
 
+TEST_F(StatesTest, AccountWordsAreTheirColumns) {
+  EXPECT_EQ(TableWords(kEmailStatuses), AllowedWords(*store_, "student_emails", "status"));
+  EXPECT_EQ(TableWords(kStaffRoles), AllowedWords(*store_, "staff", "role"));
+  EXPECT_EQ(TableWords(kStaffKinds), AllowedWords(*store_, "staff", "kind"));
+  EXPECT_EQ(TableWords(kSessionVias), AllowedWords(*store_, "sessions", "via"));
+}
+
 // A word the table lacks is an error, never a silent default.
 TEST_F(StatesTest, AnUnknownStoredWordIsAnError) {
   pqxx::read_transaction txn(Pq(*store_));

@@ -24,17 +24,21 @@ constexpr const char* kDocuments =
     "WHERE c.student = $1 ORDER BY d.id";
 constexpr const char* kInvitations =
     "SELECT i.id, i.kind, i.state, i.reminders_sent, coalesce(i.expires_at::text, ''), "
-    "coalesce(i.last_error, ''), e.address FROM invitations i "
-    "JOIN student_emails e ON e.id = i.email WHERE i.student = $1 ORDER BY i.id";
+    "coalesce(i.last_error, ''), e.address, coalesce(o.last_attempt_at::text, ''), "
+    "coalesce(o.last_reply, '') FROM invitations i "
+    "JOIN student_emails e ON e.id = i.email LEFT JOIN LATERAL (SELECT last_attempt_at, "
+    "last_reply FROM mail_outbox WHERE invitation = i.id ORDER BY id DESC LIMIT 1) o ON true "
+    "WHERE i.student = $1 ORDER BY i.id";
 
 constexpr const char* kFindStudent =
     "SELECT id FROM students WHERE institution_id = $1 AND student_id = $2";
 constexpr const char* kClearPrimary =
     "UPDATE student_emails SET is_primary = false WHERE student = $1";
 constexpr const char* kUpsertEmail =
-    "INSERT INTO student_emails (student, kind, address, is_primary) VALUES ($1, $2, $3, "
-    "$4 OR NOT EXISTS (SELECT 1 FROM student_emails WHERE student = $1 AND is_primary)) "
-    "ON CONFLICT (student, address) DO UPDATE SET kind = EXCLUDED.kind, status = 'active', "
+    "INSERT INTO student_emails (student, kind, address, is_primary, added_by) VALUES ($1, $2, "
+    "$3, $4 OR NOT EXISTS (SELECT 1 FROM student_emails WHERE student = $1 AND is_primary), "
+    "'staff') ON CONFLICT (student, address) DO UPDATE SET kind = EXCLUDED.kind, "
+    "status = 'active', confirmed_at = coalesce(student_emails.confirmed_at, now()), "
     "is_primary = EXCLUDED.is_primary OR student_emails.is_primary, updated_at = now()";
 
 // Fills in a student's addresses, documents and invitations.
@@ -51,7 +55,8 @@ void ReadDetails(pqxx::transaction_base& txn, StudentRow& student) {
   for (const pqxx::row& i : txn.exec_params(kInvitations, student.id)) {
     student.invitations.push_back(
         {i[0].as<int64_t>(), i[1].as<std::string>(), ParseStored(kInvitationStates, i[2]),
-         i[3].as<int>(), i[4].as<std::string>(), i[5].as<std::string>(), i[6].as<std::string>()});
+         i[3].as<int>(), i[4].as<std::string>(), i[5].as<std::string>(), i[6].as<std::string>(),
+         i[7].as<std::string>(), i[8].as<std::string>()});
   }
 }
 
@@ -103,6 +108,41 @@ Status AddStudentEmail(Store& store, const NewStudentEmail& email, const std::st
     return Status::Ok();
   } catch (const std::exception& e) {
     return PqError("adding the address", e);
+  }
+}
+
+Status CloseStudentEmail(Store& store, const std::string& institution_id,
+                         const std::string& student_id, const std::string& address,
+                         const std::string& actor) {
+  try {
+    pqxx::work txn(Pq(store));
+    pqxx::result closed = txn.exec_params(
+        "UPDATE student_emails e SET status = 'closed', is_primary = false, updated_at = now() "
+        "FROM students s WHERE s.id = e.student AND s.institution_id = $1 AND s.student_id = $2 "
+        "AND lower(e.address) = lower($3) RETURNING e.student, "
+        "(SELECT p.is_primary FROM student_emails p WHERE p.id = e.id)",
+        institution_id, student_id, address);
+    if (closed.empty()) {
+      return MakeError(ErrorCode::kNoInput, "no address " + address + " for student " + student_id +
+                                                " at " + institution_id);
+    }
+    // The old row's is_primary, read before the update, says whether the primary moves.
+    if (closed[0][1].as<bool>()) {
+      txn.exec_params(
+          "UPDATE student_emails SET is_primary = true, updated_at = now() WHERE id = "
+          "(SELECT id FROM student_emails WHERE student = $1 AND status = 'active' "
+          "AND confirmed_at IS NOT NULL ORDER BY (kind = 'personal') DESC, id LIMIT 1)",
+          closed[0][0].as<int64_t>());
+    }
+    AppendAudit(txn, {actor,
+                      institution_id,
+                      "student.email_closed",
+                      "student:" + student_id,
+                      {{"address", address}}});
+    txn.commit();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return PqError("closing the address", e);
   }
 }
 

@@ -36,7 +36,9 @@ struct StudentInvitationRow {
   int reminders_sent = 0;
   std::string expires_at;  // Empty when no token was sent yet.
   std::string last_error;
-  std::string to;  // The address it goes to.
+  std::string to;               // The address it goes to.
+  std::string last_attempt_at;  // Of its newest email; empty before the first attempt.
+  std::string last_reply;       // The relay's words then (a bounce's reason).
 };
 
 struct StudentRow {
@@ -74,5 +76,12 @@ struct NewStudentEmail {
 // Adds the address (or reactivates it, if known), with an audit event. kNoInput when the
 // institution has no such student.
 Status AddStudentEmail(Store& store, const NewStudentEmail& email, const std::string& actor);
+
+// Marks an address closed (the institution closed it): no more mail goes to it and it no
+// longer signs in. When it was the primary, the student's first active, confirmed other
+// address becomes the primary. Audited. kNoInput when the student has no such address.
+Status CloseStudentEmail(Store& store, const std::string& institution_id,
+                         const std::string& student_id, const std::string& address,
+                         const std::string& actor);
 
 }  // namespace credd

@@ -36,4 +36,9 @@ void AppendCredentialAudits(pqxx::transaction_base& txn, const std::vector<Audit
 // The same, for an event about an outbox row: its institution is the row's.
 void AppendOutboxAudit(pqxx::transaction_base& txn, const AuditEvent& event, int64_t outbox_id);
 
+// The same, for an event about a share: one event per institution whose documents it holds
+// (subject "share:<public id>"; details gain "documents", that institution's public ids).
+// event.subject and event.institution_id are ignored.
+void AppendShareAudit(pqxx::transaction_base& txn, const AuditEvent& event, int64_t share_id);
+
 }  // namespace credd
