@@ -104,12 +104,14 @@ Result<Visitor> IdentifyVisitor(const WebDeps& deps, const Request& request,
       visitor.cookies.emplace_back("Set-Cookie", HostCookie(cookie, "", 0));  // Ended.
     }
   }
+  visitor.form_token = CookieValue(request, kFormCookie);
+  if (visitor.form_token.size() < 32) visitor.form_token.clear();
   if (visitor.csrf.empty()) {
-    visitor.csrf = CookieValue(request, kFormCookie);
-    if (visitor.csrf.size() < 32) {
-      visitor.csrf = mail::NewToken();
-      visitor.cookies.emplace_back("Set-Cookie", HostCookie(kFormCookie, visitor.csrf, -1));
+    if (visitor.form_token.empty()) {
+      visitor.form_token = mail::NewToken();
+      visitor.cookies.emplace_back("Set-Cookie", HostCookie(kFormCookie, visitor.form_token, -1));
     }
+    visitor.csrf = visitor.form_token;
   }
   // The language: asked for (the switch), then the student's own, then the browser's.
   const std::string asked = request.QueryParam("lang");
@@ -125,7 +127,9 @@ Result<Visitor> IdentifyVisitor(const WebDeps& deps, const Request& request,
 
 bool CsrfOk(const Visitor& visitor, const Form& form) {
   const std::string sent = form.Get("csrf");
-  return !visitor.csrf.empty() && SameSecret(sent, visitor.csrf);
+  const bool session = !visitor.csrf.empty() && SameSecret(sent, visitor.csrf);
+  const bool form_cookie = !visitor.form_token.empty() && SameSecret(sent, visitor.form_token);
+  return session || form_cookie;
 }
 
 Status BeginSession(const WebDeps& deps, Store& store, const Request& request,

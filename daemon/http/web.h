@@ -70,6 +70,7 @@ struct Visitor {
   int64_t staff = 0;           // A signed-in member of staff, or 0.
   std::string session_sha256;  // Of the session cookie's token, when signed in.
   std::string csrf;            // The token every form of the page carries.
+  std::string form_token;      // The form cookie's (pages loaded before sign-in carry it).
   std::string lang;            // "en" or "fr".
   std::string locale_saved;    // The signed-in student's stored preference.
   std::vector<std::pair<std::string, std::string>> cookies;  // Set-Cookie values to send.
@@ -81,7 +82,8 @@ struct Visitor {
 Result<Visitor> IdentifyVisitor(const WebDeps& deps, const Request& request,
                                 std::string_view cookie);
 
-// Whether a POST carries the visitor's CSRF token in its "csrf" field.
+// Whether a POST carries the visitor's CSRF token in its "csrf" field: their session's, or
+// their form cookie's (a form loaded before signing in, in another tab).
 bool CsrfOk(const Visitor& visitor, const Form& form);
 
 // A signed-in session: a new token (a new id at every sign-in), its row, and the cookie.

@@ -179,16 +179,17 @@ Result<std::vector<HistoryEntry>> DocumentHistory(Store& store, int64_t document
     // event of the shares that hold it (a download, only when of this document).
     const pqxx::result rows = txn.exec_params(
         "SELECT " + Utc("a.occurred_at") +
-            ", CASE WHEN a.subject = 'document:' || $1::text THEN a.event "
+            ", CASE WHEN a.subject = 'document:' || $1::bigint THEN a.event "
             "  WHEN a.subject LIKE 'document:%' THEN 'document.superseded' ELSE a.event END, "
             "a.actor, a.details::text, CASE WHEN a.subject LIKE 'share:%' "
             "  THEN substr(a.subject, 7) ELSE '' END FROM audit_events a "
-            "WHERE a.subject = 'document:' || $1::text "
-            "OR a.subject IN (SELECT 'document:' || n.id FROM documents n WHERE n.supersedes = $1) "
+            "WHERE a.subject = 'document:' || $1::bigint "
+            "OR a.subject IN (SELECT 'document:' || n.id FROM documents n WHERE n.supersedes = "
+            "$1::bigint) "
             "OR (a.subject IN (SELECT 'share:' || sh.public_id::text FROM share_documents sd "
-            "    JOIN shares sh ON sh.id = sd.share WHERE sd.document = $1) "
+            "    JOIN shares sh ON sh.id = sd.share WHERE sd.document = $1::bigint) "
             "  AND (a.event <> 'share.downloaded' OR a.details->>'document' = "
-            "    (SELECT public_id::text FROM documents WHERE id = $1))) "
+            "    (SELECT public_id::text FROM documents WHERE id = $1::bigint))) "
             "ORDER BY a.seq",
         document_id);
     return ReadHistory(rows);

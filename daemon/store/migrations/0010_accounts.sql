@@ -124,6 +124,6 @@ ALTER TABLE mail_outbox ADD CHECK (invitation IS NOT NULL OR
 ALTER TABLE mail_outbox ADD CHECK (invitation IS NULL OR
                                    kind NOT IN ('share', 'email_confirm', 'password_reset'));
 ALTER TABLE mail_outbox ADD CHECK (invitation IS NOT NULL OR message IS NOT NULL OR
-                                   status IN ('sent', 'failed'));
+                                   status NOT IN ('queued', 'sending', 'deferred'));
 CREATE INDEX mail_outbox_direct_due ON mail_outbox (status, next_attempt_at)
   WHERE invitation IS NULL;
