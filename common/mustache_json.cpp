@@ -19,6 +19,9 @@ mustache::data ToMustache(const nlohmann::json& value) {
       return list;
     }
     case nlohmann::json::value_t::string:
+      // kainjow opens a {{#section}} for any string, even an empty one; an empty value
+      // means "none" in every template here (no note, no problem, no contact).
+      if (value.get_ref<const std::string&>().empty()) return mustache::data{false};
       return mustache::data{value.get<std::string>()};
     case nlohmann::json::value_t::boolean:
       return mustache::data{value.get<bool>()};

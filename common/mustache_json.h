@@ -9,7 +9,7 @@
 namespace credd {
 
 // Objects and arrays nest ({{#documents}}...{{/documents}}); numbers render as JSON writes
-// them; null renders as nothing and skips its section.
+// them; null and the empty string render as nothing and skip their sections.
 kainjow::mustache::data ToMustache(const nlohmann::json& value);
 
 }  // namespace credd

@@ -389,7 +389,7 @@ struct Handlers {
                    {"may_support", s.row.May(StaffRole::kSupport)},
                    {"may_registrar", s.row.May(StaffRole::kRegistrar)},
                    {"brand", row.institution_id}};
-    values.update(extra);
+    if (extra.is_object()) values.update(extra);
     return Page(request, s.visitor, status, "desk_student", std::move(values));
   }
 

@@ -64,10 +64,12 @@ std::string ShareStateWord(ShareState state, const std::string& lang) {
 
 json InstitutionJson(const Config& config, const std::string& id, const std::string& lang) {
   const InstitutionConfig* institution = config.FindInstitution(id);
+  // Absent, not empty, when not configured: an empty string still opens a mustache section.
+  auto optional = [](const std::string& value) { return value.empty() ? json() : json(value); };
   return {{"id", id},
           {"name", InstitutionName(config, id, lang)},
-          {"contact_email", institution ? institution->contact_email : ""},
-          {"contact_url", institution ? institution->contact_url : ""}};
+          {"contact_email", optional(institution ? institution->contact_email : "")},
+          {"contact_url", optional(institution ? institution->contact_url : "")}};
 }
 
 json DocumentJson(const AccountDocument& d, const Config& config, const std::string& lang) {
@@ -856,7 +858,8 @@ struct Handlers {
   // ---- Profile ----
 
   Response ProfilePage(const Request& request) const {
-    return WithVisitor(request, true, [&](Visitor& v) { return Profile(request, v, 200, {}); });
+    return WithVisitor(request, true,
+                       [&](Visitor& v) { return Profile(request, v, 200, json::object()); });
   }
 
   Response Profile(const Request& request, const Visitor& v, int status, json extra) const {
@@ -891,7 +894,7 @@ struct Handlers {
                    {"several", students.size() > 1},
                    {"locale_fr", profile->locale == "fr"},
                    {"confirm_hours", config->accounts.confirm_hours}};
-    values.update(extra);
+    if (extra.is_object()) values.update(extra);
     return Page(request, v, status, "profile", std::move(values));
   }
 

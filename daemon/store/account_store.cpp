@@ -88,12 +88,13 @@ int64_t EnsureAccount(pqxx::work& txn, ActivationTarget& target, const std::stri
   return target.account;
 }
 
-// Ends the student's open invitations: reminders stop, their tokens and codes are void.
+// Ends the student's open invitations: reminders stop, their tokens and codes are void, and
+// one not sent yet never goes (an email in flight is recorded without reopening it).
 void FinishInvitations(pqxx::work& txn, int64_t student) {
   txn.exec_params(
       "UPDATE invitations SET state = 'activated', token_sha256 = NULL, "
       "access_code_sha256 = NULL, next_reminder_at = NULL, updated_at = now() "
-      "WHERE student = $1 AND kind = 'invitation' AND state IN ('sent', 'reminded')",
+      "WHERE student = $1 AND kind = 'invitation' AND state IN ('pending', 'sent', 'reminded')",
       student);
 }
 

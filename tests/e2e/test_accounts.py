@@ -373,3 +373,47 @@ class SecurityTest(harness.TestCase):
             for part in ("Path=/", "Secure", "HttpOnly", "SameSite=Lax"):
                 self.assertIn(part, cookie)
             self.assertNotIn("Domain", cookie)
+
+
+class ProfileTest(harness.TestCase):
+    def test_an_added_address_counts_once_confirmed_and_links_another_institution(self):
+        p = People(self)
+        web = p.activate(p.enrol(EN, 12))
+        # The same person at the French institution, under another institutional address.
+        p.site.drop(FR, "other.csv", HEADER + row(13, "fr").replace("student13@college.example",
+                                                                     "s12@fr-college.example"))
+        p.site.report(FR, "other.csv")
+        self.assertEqual(len(p.document_ids(web)), 1)
+        status, _, _ = web.get("/profile")
+        self.assertEqual(status, 200, web.last)
+        status, _, _ = web.post("/profile/emails", {"address": "s12@fr-college.example"})
+        self.assertEqual(status, 200, web.last)
+        self.assertIn("waiting for confirmation", web.last)
+        # Not confirmed yet: it does not sign in, and nothing is linked.
+        other = p.web()
+        other.get("/signin")
+        self.assertEqual(other.post("/signin", {"address": "s12@fr-college.example",
+                                                "password": PASSWORD})[0], 401)
+        confirm = [m for m in p.site.mail_to("s12@fr-college.example", count=2)
+                   if "/profile/confirm" in m.get_body(preferencelist=("plain",)).get_content()][0]
+        confirm_url = link(confirm, "/profile/confirm?token=")
+        scanner = p.web()
+        self.assertEqual(scanner.get(confirm_url)[0], 200)  # A GET confirms nothing.
+        self.assertEqual(p.site.sql("SELECT count(*) FROM students WHERE account IS NOT NULL"), "1")
+        page = p.web()
+        page.get(confirm_url)
+        status, _, _ = page.post("/profile/confirm", {"token": confirm_url.split("token=", 1)[1]})
+        self.assertEqual(status, 200, page.last)
+        self.assertIn("Test College (French)", page.last)  # The linked institution.
+        self.assertEqual(p.site.sql("SELECT state FROM invitations i JOIN students s ON s.id = i.student "
+                                    "WHERE s.student_id = 'S0000013'"), "activated")
+        harness.wait_for(lambda: p.site.count("SELECT count(*) FROM documents") == 2, 60,
+                         what="both documents")
+        self.assertEqual(len(p.document_ids(web)), 2, web.last)
+        self.assertEqual(other.post("/signin", {"address": "s12@fr-college.example",
+                                                "password": PASSWORD})[0], 303)
+        # The switch on a signed-in page keeps the student's choice.
+        web.get("/documents?lang=fr")
+        web.get("/documents")
+        self.assertIn('<html lang="fr">', web.last)
+        self.assertEqual(p.site.sql("SELECT preferred_locale FROM accounts"), "fr")
