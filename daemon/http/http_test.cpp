@@ -12,6 +12,7 @@
 #include "daemon/http/rate_limiter.h"
 #include "daemon/http/router.h"
 #include "daemon/http/verify_routes.h"
+#include "daemon/http/web.h"
 
 namespace credd::http {
 namespace {
@@ -127,6 +128,66 @@ TEST(HttpRateLimiter, CountsPerAddressPerMinute) {
   EXPECT_EQ(limiter.Take("a"), 0);  // A new window.
   RateLimiter off(0, clock);
   for (int i = 0; i < 1000; ++i) ASSERT_EQ(off.Take("a"), 0);
+}
+
+TEST(HttpRateLimiter, PeeksWithoutCountingAndTakesAWindowOfItsOwn) {
+  PinnedClock clock(std::chrono::system_clock::now());
+  RateLimiter failures(2, clock, std::chrono::minutes(15));
+  EXPECT_EQ(failures.Peek("x@college.example"), 0);
+  EXPECT_EQ(failures.Take("x@college.example"), 0);
+  EXPECT_EQ(failures.Take("x@college.example"), 0);
+  EXPECT_EQ(failures.Peek("x@college.example"), 900);  // Paused for the whole window.
+  EXPECT_EQ(failures.Peek("x@college.example"), 900);  // Peeking counts nothing.
+  clock.Advance(std::chrono::minutes(14));
+  EXPECT_EQ(failures.Peek("x@college.example"), 60);
+  clock.Advance(std::chrono::minutes(1));
+  EXPECT_EQ(failures.Peek("x@college.example"), 0);
+}
+
+TEST(HttpWeb, ReadsCookiesAndWritesHostCookies) {
+  Request request;
+  request.headers = {{"cookie", "a=1; __Host-credd_session=tok=en; b=2"}, {"Cookie", "c=3"}};
+  EXPECT_EQ(CookieValue(request, "__Host-credd_session"), "tok=en");
+  EXPECT_EQ(CookieValue(request, "c"), "3");
+  EXPECT_EQ(CookieValue(request, "__Host-credd"), "");  // Names match whole.
+  EXPECT_EQ(HostCookie("__Host-x", "v", -1), "__Host-x=v; Path=/; Secure; HttpOnly; SameSite=Lax");
+  EXPECT_EQ(HostCookie("__Host-x", "", 0),
+            "__Host-x=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0");
+}
+
+TEST(HttpWeb, ReadsFormsAndChecksCsrfTokens) {
+  Request request;
+  request.body = "csrf=abc%2Bdef&document=1&document=2&note=a+b%21&broken=%zz&empty=";
+  const Form form(request);
+  EXPECT_EQ(form.Get("csrf"), "abc+def");
+  EXPECT_EQ(form.All("document"), (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(form.Get("note"), "a b!");
+  EXPECT_EQ(form.Get("broken"), "");  // A malformed escape is no value.
+  EXPECT_EQ(form.Get("missing"), "");
+  Visitor visitor;
+  visitor.csrf = "abc+def";
+  EXPECT_TRUE(CsrfOk(visitor, form));
+  visitor.csrf = "abc+deg";
+  EXPECT_FALSE(CsrfOk(visitor, form));
+  visitor.form_token = "abc+def";  // A form loaded before sign-in.
+  EXPECT_TRUE(CsrfOk(visitor, form));
+  visitor = Visitor{};
+  EXPECT_FALSE(CsrfOk(visitor, Form(Request{})));  // No token anywhere is never a match.
+  EXPECT_TRUE(SameSecret("same", "same"));
+  EXPECT_FALSE(SameSecret("same", "sam"));
+}
+
+TEST(HttpPages, TheLanguageSwitchKeepsThePagesQuery) {
+  auto pages = Pages::Load(std::string(CREDD_SOURCE_DIR) + "/templates");
+  ASSERT_TRUE(pages) << pages.error().ToString();
+  Response res = (*pages)->Render(200, "message", "en", "/activate?token=abc&",
+                                  {{"title", "t"}, {"message", "m"}});
+  EXPECT_NE(res.body.find("href=\"/activate?token=abc&amp;lang=fr\""), std::string::npos)
+      << res.body;
+  // Every page has both languages (Load refuses otherwise) and an empty value skips its
+  // section.
+  Response empty = (*pages)->Render(200, "signin", "fr", "/signin", {{"problem", ""}});
+  EXPECT_EQ(empty.body.find("role=\"alert\""), std::string::npos);
 }
 
 TEST(HttpVerifyForm, ReadsTheFileAndFields) {

@@ -246,6 +246,36 @@ TEST_F(MailerTest, NothingLeavesOutsideTheWindow) {
   mailer->Close();
 }
 
+// Shares, confirmations and resets are not invitations: they go at once, windows or not,
+// and once sent are not sent again (account_store_pgtest: the message is wiped then).
+TEST_F(MailerTest, AccountMailLeavesOutsideTheWindowAndOnlyOnce) {
+  std::string days = "[";
+  for (const char* day : {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}) {
+    if (day != Weekday(pinned_)) days += std::string(days.size() > 1 ? ", " : "") + day;
+  }
+  ASSERT_NO_FATAL_FAILURE(Start({}, days + "]"));
+  ASSERT_NO_FATAL_FAILURE(Enrol(2));
+  AccountMail mail;
+  mail.kind = MailKind::kPasswordReset;
+  mail.institution_id = "uni";
+  mail.recipient = "s1@uni.example";
+  mail.envelope_from = "registrar@uni.example";
+  mail.message_id = "password_reset-1@uni.example";
+  mail.mime = "Subject: reset\r\nMessage-ID: <password_reset-1@uni.example>\r\n\r\nsecret link\r\n";
+  ASSERT_TRUE(QueueAccountMail(*store_, mail, Iso8601UtcMicros(pinned_)).ok());
+  auto mailer = MakeMailer(500);
+  ASSERT_NE(mailer, nullptr);
+  clock_.Set(pinned_);
+  EXPECT_EQ(*mailer->SendAccountMail(config_), 1);
+  EXPECT_EQ(DeliveredTo(), std::vector<std::string>{"s1@uni.example"});
+  EXPECT_NE(Received()[0]["data"].get<std::string>().find("secret link"), std::string::npos);
+  EXPECT_EQ(*RunAt(*mailer, pinned_), 0) << "the invitations still wait for their window";
+  EXPECT_EQ(Counts().outbox["queued"], 2);
+  EXPECT_EQ(*mailer->SendAccountMail(config_), 0) << "sent once, recorded";
+  EXPECT_EQ(DeliveredTo().size(), 1u);
+  mailer->Close();
+}
+
 TEST_F(MailerTest, A4xxWaitsForItsBackoffThenGoesOnce) {
   ASSERT_NO_FATAL_FAILURE(Start({"--script", "451"}));
   ASSERT_NO_FATAL_FAILURE(Enrol(1));
