@@ -17,9 +17,8 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 ARTIFACTS = os.environ.get("CREDD_TEST_ARTIFACTS",
@@ -40,12 +39,25 @@ def browser(test):
     return driver
 
 
+def left(element):
+    """A wait condition: the page holding `element` has been replaced. Chromium's driver says
+    so either as a stale element or, when the old node's document is gone mid-call, as
+    "Node with given id does not belong to the document": both mean the same."""
+    def check(_):
+        try:
+            element.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+    return check
+
+
 def submit_and_read_verdict(driver):
     """Submits the form and returns the result page's verdict, once that page has loaded."""
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     try:
-        WebDriverWait(driver, 60).until(expected_conditions.staleness_of(old))
+        WebDriverWait(driver, 60).until(left(old))
         return WebDriverWait(driver, 60).until(
             lambda d: d.find_elements(By.CSS_SELECTOR, ".verdict"))[0].text
     except TimeoutException:

@@ -20,7 +20,7 @@ import harness
 from ingest_util import HEADER
 from people_util import EN, FR, PASSWORD, PeopleSite, link
 from test_accounts import row
-from test_browser import ARTIFACTS
+from test_browser import ARTIFACTS, left
 from test_documents import check_pdf
 
 from selenium import webdriver
@@ -28,7 +28,6 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 AXE = os.path.join(harness.SOURCE_DIR, "tests", "browser", "node_modules", "axe-core", "axe.min.js")
@@ -60,7 +59,7 @@ def submit(driver, button_css="main button[type=submit]"):
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, button_css).click()
     try:
-        WebDriverWait(driver, 60).until(expected_conditions.staleness_of(old))
+        WebDriverWait(driver, 60).until(left(old))
     except TimeoutException:
         raise AssertionError("the page did not change:\n" + driver.page_source[:3000])
 
