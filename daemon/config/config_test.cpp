@@ -396,6 +396,50 @@ TEST(ConfigTest, GoodValuesAreAccepted) {
   EXPECT_EQ(tabbed->institutions[0].csv.columns.at("student_id"), "SPRIDEN_ID");
 }
 
+// http.public_url makes credd's own pages the default: activation (with an access code),
+// the portfolio and verification; an institution's own activation_url keeps its wallet.
+TEST(ConfigTest, PublicUrlMakesTheDefaultActivationLinkUnlessOneIsGiven) {
+  const std::string yaml =
+      "database:\n  url: postgresql:///credd\ndrop_root: /srv/drop\n"
+      "http:\n  public_url: https://credentials.example.ca/\n"
+      "institutions:\n"
+      "  - id: own\n    invitations:\n      from_address: r@own.example\n"
+      "  - id: wallet\n    login_method: sso\n    sso_header: eppn\n    invitations:\n"
+      "      from_address: r@wallet.example\n"
+      "      activation_url: 'https://wallet.example.ca/activate?token={token}'\n";
+  std::vector<ConfigProblem> problems;
+  const Result<Config> config = ParseConfig(yaml, kBase, &problems);
+  ASSERT_TRUE(config.ok()) << Render(problems);
+  const InvitationConfig& own = config->institutions[0].invitations;
+  EXPECT_EQ(own.activation_url, "https://credentials.example.ca/activate?token={token}");
+  EXPECT_EQ(own.access_code_url, "https://credentials.example.ca/activate");
+  EXPECT_EQ(own.portfolio_url, "https://credentials.example.ca/documents");
+  EXPECT_EQ(config->institutions[0].verification_url,
+            "https://credentials.example.ca/verify/{document_id}");
+  const InvitationConfig& wallet = config->institutions[1].invitations;
+  EXPECT_EQ(wallet.activation_url, "https://wallet.example.ca/activate?token={token}");
+  EXPECT_EQ(wallet.access_code_url, "") << "no access code for an outside wallet";
+  EXPECT_EQ(wallet.portfolio_url, "https://wallet.example.ca/");
+  EXPECT_EQ(config->institutions[1].login_method, "sso");
+}
+
+TEST(ConfigTest, SsoNeedsItsHeaderAndSharesTheirLimits) {
+  const std::string yaml =
+      "database:\n  url: postgresql:///credd\ndrop_root: /srv/drop\n"
+      "accounts:\n  share_default_days: 90\n  share_max_days: 60\n"
+      "institutions:\n  - id: a\n    login_method: sso\n  - id: b\n    login_method: ldap\n";
+  std::vector<ConfigProblem> problems;
+  ASSERT_FALSE(ParseConfig(yaml, kBase, &problems).ok());
+  const std::string text = Render(problems);
+  EXPECT_NE(text.find("institutions[0].sso_header: required when login_method is sso"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("institutions[1].login_method"), std::string::npos) << text;
+  EXPECT_NE(text.find("accounts.share_default_days: must not be more than share_max_days"),
+            std::string::npos)
+      << text;
+}
+
 TEST(ConfigTest, YamlSyntaxErrorIsOneProblemWithItsLine) {
   // The over-indented "host" makes "transport: smtp" look like a mapping key with a value.
   const std::string yaml = "drop_root: d\nmail:\n  transport: smtp\n   host: x\nbad: [\n";

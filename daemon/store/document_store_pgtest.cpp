@@ -25,16 +25,8 @@ class DocumentStoreTest : public ::testing::Test {
     ASSERT_TRUE(outcome.ok()) << outcome.error().ToString();
   }
 
-  void Exec(const std::string& sql) {
-    pqxx::work txn(Pq(*conn_));
-    txn.exec(sql);
-    txn.commit();
-  }
-
-  int64_t Count(const std::string& sql) {
-    pqxx::work txn(Pq(*conn_));
-    return txn.exec1(sql)[0].as<int64_t>();
-  }
+  void Exec(const std::string& sql) { testing::ExecSql(*conn_, sql); }
+  int64_t Count(const std::string& sql) { return testing::SqlNumber(*conn_, sql); }
 
   // One institution, student, batch, active credential and signing key; returns the
   // credential id.

@@ -38,15 +38,8 @@ class InvitationStoreTest : public ::testing::Test {
     }
   }
 
-  void Exec(const std::string& sql) {
-    pqxx::work txn(Pq(*conn_));
-    txn.exec(sql);
-    txn.commit();
-  }
-  int64_t Count(const std::string& sql) {
-    pqxx::read_transaction txn(Pq(*conn_));
-    return txn.exec1(sql)[0].as<int64_t>();
-  }
+  void Exec(const std::string& sql) { testing::ExecSql(*conn_, sql); }
+  int64_t Count(const std::string& sql) { return testing::SqlNumber(*conn_, sql); }
 
   testing::TestDatabase db_;
   std::unique_ptr<Store> conn_;

@@ -54,7 +54,7 @@ Status AddStaff(Store& store, const StaffRow& staff, const std::string& actor) {
     pqxx::result rows = txn.exec_params(
         "INSERT INTO staff (username, display_name, kind, password_hash, role, institutions) "
         "VALUES ($1, $2, $3, nullif($4, ''), $5, $6::text[]) "
-        "ON CONFLICT (username) DO NOTHING RETURNING id",
+        "ON CONFLICT DO NOTHING RETURNING id",
         staff.username, staff.display_name, std::string(kStaffKinds.Name(staff.kind)),
         staff.password_hash, std::string(kStaffRoles.Name(staff.role)),
         TextArray(staff.institutions));

@@ -118,10 +118,24 @@ class StudentPathTest(harness.TestCase):
                 status, _, shared_pdf = recipient.get(download)
                 self.assertEqual((status, shared_pdf), (200, pdf))
 
+                # Opened in the browser: the same bytes, shown inline rather than saved.
+                status, headers, inline = web.get(f"/documents/{doc}/pdf")
+                self.assertEqual(status, 200)
+                self.assertTrue(headers["Content-Disposition"].startswith("inline"))
+                self.assertEqual(inline, pdf)
+
                 web.get(f"/documents/{doc}")
                 self.assertIn(opened, web.last)
                 status, _, _ = web.get(f"/shares/{share_id}")
                 self.assertEqual(status, 200)
+                status, _, _ = web.post(f"/shares/{share_id}/expiry", {"days": "3"})
+                self.assertEqual(status, 303)
+                self.assertEqual(p.site.sql(
+                    f"SELECT (expires_at - now() BETWEEN interval '71 hours' AND interval '72 hours')"
+                    f"::text FROM shares WHERE public_id = '{share_id}'"), "true")
+                web.get(f"/documents/{doc}")
+                self.assertIn(("Share now expires on " if locale == "en"
+                               else "Le partage expire désormais le "), web.last)
                 status, _, _ = web.post(f"/shares/{share_id}/cancel", {})
                 self.assertEqual(status, 303)
                 status, _, _ = recipient.get(share_url)

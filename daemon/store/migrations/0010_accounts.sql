@@ -50,6 +50,10 @@ CREATE TABLE staff (
   CHECK (kind = 'sso' OR password_hash IS NOT NULL)
 );
 
+-- Sign-in compares usernames without case (an SSO header may change it), so two staff
+-- may not differ only in case.
+CREATE UNIQUE INDEX staff_username_folded ON staff (lower(username));
+
 -- Server-side sessions: the cookie holds a 256-bit token, the table its SHA-256.
 CREATE TABLE sessions (
   id           bigserial PRIMARY KEY,
