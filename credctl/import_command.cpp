@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -141,10 +142,15 @@ int ImportCommand(const GlobalOptions& global, const ImportOptions& options, Log
   input.sha256 = *sha256;
 
   if (!options.out_dir.empty()) {
-    struct stat out_st {};
-    if (::stat(options.out_dir.c_str(), &out_st) != 0 || !S_ISDIR(out_st.st_mode)) {
-      err << "credctl: " << options.out_dir << ": no such folder\n";
-      return kExitNoInput;
+    // A folder that does not exist yet is made (with its parents), as `mkdir -p` would.
+    std::error_code ec;
+    std::filesystem::create_directories(options.out_dir, ec);
+    if (ec || !std::filesystem::is_directory(options.out_dir)) {
+      return Fail(MakeError(ErrorCode::kIo,
+                            "cannot make the --out folder: " +
+                                (ec ? ec.message() : std::string("not a folder")),
+                            options.out_dir),
+                  err);
     }
   }
   // Rendering and signing, as the daemon does them; without signing.key, records are

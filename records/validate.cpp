@@ -4,6 +4,7 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -41,6 +42,19 @@ std::string_view Trim(std::string_view text) {
   while (!text.empty() && IsAsciiSpace(text.front())) text.remove_prefix(1);
   while (!text.empty() && IsAsciiSpace(text.back())) text.remove_suffix(1);
   return text;
+}
+
+// The lines of a value (ended by CRLF, CR or LF), each trimmed, joined by LF.
+std::string JoinLines(std::string_view text) {
+  std::string out;
+  while (true) {
+    const std::size_t end = text.find_first_of("\r\n");
+    if (!out.empty()) out += '\n';
+    out += Trim(text.substr(0, end));
+    if (end == std::string_view::npos) return out;
+    const bool crlf = text[end] == '\r' && end + 1 < text.size() && text[end + 1] == '\n';
+    text.remove_prefix(end + (crlf ? 2 : 1));
+  }
 }
 
 // Unicode code points, the unit length limits are stated in (the text is valid UTF-8 here).
@@ -143,11 +157,15 @@ class RecordChecker {
 
  private:
   enum class Tabs { kAllowed, kRejected };
+  // A long credential title may be written on several lines, on purpose: the document
+  // shows it so. Nothing else may hold a line break (it would reach a header or a key).
+  enum class Breaks { kRefused, kKept };
 
   void Add(std::string field, std::string message) {
     errors_.push_back(RecordError{record_.line, 0, std::move(field), std::move(message)});
   }
-  bool Clean(std::string& value, const std::string& field, Tabs tabs);
+  bool Clean(std::string& value, const std::string& field, Tabs tabs,
+             Breaks breaks = Breaks::kRefused);
   void CheckLength(const std::string& value, const std::string& field, std::size_t limit);
   bool CheckRequired(const std::string& value, const std::string& field);
   void CheckEmail(std::string& value, const std::string& field);
@@ -161,17 +179,20 @@ class RecordChecker {
   std::vector<RecordError> errors_;
 };
 
-// Rejects what must never reach an email header or a PDF (line breaks, NUL, other C0
-// controls, tabs where a tab makes no sense), then trims and normalises to NFC. Returns
-// false when the value is unusable, so later rules do not pile on.
-bool RecordChecker::Clean(std::string& value, const std::string& field, Tabs tabs) {
-  for (char c : value) {
-    if (c == '\r' || c == '\n') {
+// Rejects what must never reach an email header or a PDF (line breaks unless kept, NUL,
+// other C0 controls, tabs where a tab makes no sense), then trims and normalises to NFC.
+// Kept line breaks become LF whatever the export used (CRLF, CR), with the blanks around
+// each one trimmed. Returns false when the value is unusable, so later rules do not pile on.
+bool RecordChecker::Clean(std::string& value, const std::string& field, Tabs tabs, Breaks breaks) {
+  if (value.find_first_of("\r\n") != std::string::npos) {
+    if (breaks == Breaks::kRefused) {
       Add(field, "must not contain a line break");
       return false;
     }
+    value = JoinLines(value);
   }
   for (char c : value) {
+    if (c == '\n') continue;  // Kept, above.
     unsigned char byte = static_cast<unsigned char>(c);
     if (byte == 0) {
       Add(field, "must not contain a NUL byte");
@@ -364,7 +385,7 @@ std::vector<RecordError> RecordChecker::Check() {
     }
   }
 
-  if (Clean(r.credential_title, "credential_title", Tabs::kAllowed) &&
+  if (Clean(r.credential_title, "credential_title", Tabs::kAllowed, Breaks::kKept) &&
       CheckRequired(r.credential_title, "credential_title")) {
     CheckLength(r.credential_title, "credential_title", kMaxTitle);
   }
@@ -421,6 +442,26 @@ bool IsValidEmail(std::string_view address) {
   if (local.empty() || local.size() > kMaxLocalPartBytes) return false;
   if (!(IsDotAtom(local) || IsQuotedLocalPart(local))) return false;
   return IsDomain(domain);
+}
+
+std::string CredentialTypeWord(std::string_view type, std::string_view locale) {
+  struct Words {
+    std::string_view type, en, fr;
+  };
+  static constexpr Words kWords[] = {{"transcript", "transcript", "relevé de notes"},
+                                     {"diploma", "diploma", "diplôme"},
+                                     {"certificate", "certificate", "certificat"},
+                                     {"attestation", "attestation", "attestation"}};
+  for (const Words& w : kWords) {
+    if (w.type == type) return std::string(locale == "fr" ? w.fr : w.en);
+  }
+  return std::string(type);
+}
+
+std::string TitleOnOneLine(std::string_view title) {
+  std::string line(title);
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  return line;
 }
 
 }  // namespace credd

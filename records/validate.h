@@ -17,6 +17,15 @@ namespace credd {
 inline constexpr std::string_view kCredentialTypes[] = {"transcript", "diploma", "certificate",
                                                         "attestation"};
 
+// A credential type as a reader sees it, in "en" or "fr" (any other locale is English):
+// emails and pages say "relevé de notes", never the English word. An unknown type is
+// shown as it is.
+std::string CredentialTypeWord(std::string_view type, std::string_view locale);
+
+// A credential title on one line: its kept line breaks become spaces, where a line break
+// has no place (an email's list of documents, the PDF's metadata, a credential's key).
+std::string TitleOnOneLine(std::string_view title);
+
 struct ValidationOptions {
   std::string today;  // ISO date of "today" in the institution's zone: issued_on may not be later.
   // PESC transcripts often carry no email; their students may already be known, or get an

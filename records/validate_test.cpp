@@ -58,6 +58,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"HeaderInjectionInGivenNames",
                 [](CredentialRecord& r) { r.given_names = "\r\nBcc: x@example.org"; },
                 {"x.csv:7: given_names: must not contain a line break"}},
+        BadCase{"LineBreakInProgram",
+                [](CredentialRecord& r) { r.program = "Nursing\nBcc: x@example.org"; },
+                {"x.csv:7: program: must not contain a line break"}},
+        BadCase{"LineBreakInStudentId",
+                [](CredentialRecord& r) { r.student_id = "001\n23"; },
+                {"x.csv:7: student_id: must not contain a line break"}},
         BadCase{"NulByte",
                 [](CredentialRecord& r) { r.credential_title = std::string("A\0B", 3); },
                 {"x.csv:7: credential_title: must not contain a NUL byte"}},
@@ -234,6 +240,17 @@ INSTANTIATE_TEST_SUITE_P(
                    EXPECT_EQ(r.given_names, "Zoë");
                    EXPECT_EQ(r.student_id, "00123");
                  }},
+        // SIS exports break long titles on purpose: the break is kept (as LF, whatever the
+        // export used, with the blanks around it trimmed) and the document shows it.
+        GoodCase{"TitleOnSeveralLines",
+                 [](CredentialRecord& r) {
+                   r.credential_title =
+                       "Diplôme d'études collégiales \r\n  Soins infirmiers\rOption B";
+                 },
+                 [](const CredentialRecord& r) {
+                   EXPECT_EQ(r.credential_title,
+                             "Diplôme d'études collégiales\nSoins infirmiers\nOption B");
+                 }},
         GoodCase{"Vietnamese",
                  [](CredentialRecord& r) {
                    r.family_name = "Nguyễn";
@@ -327,6 +344,23 @@ TEST(IsValidEmailTest, EdgeCases) {
   EXPECT_FALSE(IsValidEmail("a@x_y.ca"));
   EXPECT_FALSE(IsValidEmail("a@" + std::string(64, 'b') + ".ca"));
   EXPECT_FALSE(IsValidEmail("zoë@x.ca"));
+}
+
+}  // namespace
+}  // namespace credd
+
+namespace credd {
+namespace {
+
+TEST(CredentialTypeWordTest, EachTypeHasItsFrenchWordAndUnknownOnesStayAsTheyAre) {
+  for (std::string_view type : kCredentialTypes) {
+    EXPECT_EQ(CredentialTypeWord(type, "en"), type);
+    EXPECT_FALSE(CredentialTypeWord(type, "fr").empty());
+  }
+  EXPECT_EQ(CredentialTypeWord("transcript", "fr"), "relevé de notes");
+  EXPECT_EQ(CredentialTypeWord("diploma", "fr"), "diplôme");
+  EXPECT_EQ(CredentialTypeWord("diploma", "de"), "diploma");
+  EXPECT_EQ(CredentialTypeWord("badge", "fr"), "badge");
 }
 
 }  // namespace

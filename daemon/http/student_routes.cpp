@@ -8,6 +8,7 @@
 #include "daemon/mail/mailer.h"
 #include "daemon/store/account_store.h"
 #include "daemon/store/share_store.h"
+#include "records/validate.h"
 
 namespace credd::http {
 namespace {
@@ -75,7 +76,7 @@ json InstitutionJson(const Config& config, const std::string& id, const std::str
 json DocumentJson(const AccountDocument& d, const Config& config, const std::string& lang) {
   return {{"id", d.public_id},
           {"title", d.title},
-          {"kind_word", DocumentKindWord(d.kind, lang)},
+          {"kind_word", CredentialTypeWord(d.kind, lang)},
           {"status_word", DocumentStatusWord(d.status, lang)},
           {"current", d.status == DocumentStatus::kActive},
           {"revoked", d.status == DocumentStatus::kRevoked},
@@ -715,7 +716,8 @@ struct Handlers {
       if (!created) return UnavailablePage(web(), request, created.error());
       json documents = json::array();
       for (const ShareDocument& d : created->documents) {
-        documents.push_back({{"title", d.title}, {"kind", DocumentKindWord(d.kind, share.locale)}});
+        documents.push_back({{"title", TitleOnOneLine(d.title)},
+                             {"kind", CredentialTypeWord(d.kind, share.locale)}});
       }
       json values = {{"student_name", created->student_name},
                      {"documents", documents},
@@ -748,7 +750,7 @@ struct Handlers {
       for (const ShareDocument& d : s.documents) {
         documents.push_back({{"id", d.public_id},
                              {"title", d.title},
-                             {"kind_word", DocumentKindWord(d.kind, v.lang)},
+                             {"kind_word", CredentialTypeWord(d.kind, v.lang)},
                              {"status_word", DocumentStatusWord(d.status, v.lang)}});
       }
       return Page(request, v, 200, "share",
@@ -819,7 +821,7 @@ struct Handlers {
       for (const ShareDocument& d : s.documents) {
         documents.push_back({{"id", d.public_id},
                              {"title", d.title},
-                             {"kind_word", DocumentKindWord(d.kind, v.lang)},
+                             {"kind_word", CredentialTypeWord(d.kind, v.lang)},
                              {"status_word", DocumentStatusWord(d.status, v.lang)},
                              {"current", d.status == DocumentStatus::kActive},
                              {"revoked", d.status == DocumentStatus::kRevoked},

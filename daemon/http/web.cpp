@@ -230,14 +230,6 @@ std::string DocumentStatusWord(DocumentStatus status, const std::string& lang) {
   return "";
 }
 
-std::string DocumentKindWord(const std::string& kind, const std::string& lang) {
-  if (kind == "transcript") return Pick(lang, "transcript", "relevé de notes");
-  if (kind == "diploma") return Pick(lang, "diploma", "diplôme");
-  if (kind == "certificate") return Pick(lang, "certificate", "certificat");
-  if (kind == "attestation") return Pick(lang, "attestation", "attestation");
-  return kind;
-}
-
 std::string ShownTime(const std::string& iso) {
   if (iso.size() < 16 || iso[10] != 'T') return iso;
   return iso.substr(0, 10) + " " + iso.substr(11, 5) + " UTC";

@@ -110,7 +110,6 @@ std::string InstitutionName(const Config& config, const std::string& id, const s
 
 // Words the pages show for stored states.
 std::string DocumentStatusWord(DocumentStatus status, const std::string& lang);
-std::string DocumentKindWord(const std::string& kind, const std::string& lang);
 // "2026-12-01T23:05:09Z" -> "2026-12-01 23:05 UTC".
 std::string ShownTime(const std::string& iso);
 

@@ -14,6 +14,7 @@
 #include "daemon/mail/message.h"
 #include "daemon/store/account_store.h"
 #include "daemon/store/conditions.h"
+#include "records/validate.h"
 
 namespace credd::mail {
 namespace {
@@ -362,7 +363,9 @@ Status Mailer::SendOne(Store& conn, const Config& config, const InstitutionConfi
   };
   if (auto it = chunk.documents.find(mail.student); it != chunk.documents.end()) {
     for (const DocumentLine& d : it->second) {
-      values["documents"].push_back({{"title", d.title}, {"kind", d.kind}, {"id", d.public_id}});
+      values["documents"].push_back({{"title", TitleOnOneLine(d.title)},
+                                     {"kind", CredentialTypeWord(d.kind, mail.locale)},
+                                     {"id", d.public_id}});
     }
   }
   if (mail.kind != MailKind::kNotice) {

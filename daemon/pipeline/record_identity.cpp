@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "common/sha256.h"
+#include "records/validate.h"
 
 namespace credd {
 namespace {
@@ -30,7 +31,9 @@ nlohmann::json GpaJson(const GpaSummary& gpa) {
 std::string CredentialKey(const CredentialRecord& record) {
   std::string type = FoldAscii(record.credential_type);
   if (type == "transcript") return type;
-  return type + ":" + FoldAscii(record.credential_title) + ":" + FoldAscii(record.program);
+  // A title's line break is where the export wrapped it, not part of which credential it is.
+  return type + ":" + FoldAscii(TitleOnOneLine(record.credential_title)) + ":" +
+         FoldAscii(record.program);
 }
 
 nlohmann::json CredentialData(const CredentialRecord& record) {

@@ -65,8 +65,8 @@ Result<std::unique_ptr<DocumentFonts>> DocumentFonts::Load(const std::string& fo
   return fonts;
 }
 
-Result<std::string> DocumentFonts::PrepareText(std::string_view field,
-                                               std::string_view text) const {
+Result<std::string> DocumentFonts::PrepareText(std::string_view field, std::string_view text,
+                                               bool keep_line_breaks) const {
   std::string where(field);
   if (text.empty()) return std::string();
   utf8proc_uint8_t* raw = nullptr;
@@ -83,6 +83,10 @@ Result<std::string> DocumentFonts::PrepareText(std::string_view field,
     utf8proc_ssize_t len = utf8proc_iterate(nfc.get() + i, n - i, &cp);
     if (len <= 0) return MakeError(ErrorCode::kData, where + ": is not valid UTF-8");
     i += len;
+    if (cp == '\n' && keep_line_breaks) {
+      out += '\n';
+      continue;
+    }
     if (cp == '\t' || cp == '\n' || cp == '\r') {
       out += ' ';
       continue;

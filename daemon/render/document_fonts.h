@@ -30,7 +30,10 @@ class DocumentFonts {
   // The text as it will be drawn: NFC-normalised, tabs and line breaks turned into spaces.
   // kData (message "<field>: ...") when it is not UTF-8, holds another control character,
   // or holds a character no document font covers; the message names that character.
-  Result<std::string> PrepareText(std::string_view field, std::string_view text) const;
+  // Line breaks become spaces unless `keep_line_breaks` (a credential title written on
+  // several lines keeps them: the layout draws each line).
+  Result<std::string> PrepareText(std::string_view field, std::string_view text,
+                                  bool keep_line_breaks = false) const;
 
   PangoFontMap* font_map() const { return font_map_.get(); }
   // The font files loaded, for messages and tests.

@@ -343,6 +343,32 @@ TEST_F(RenderTest, DiplomasInEnglishAndFrench) {
             "1\n");
 }
 
+// A title the institution wrote on two lines is shown on two lines, in its order; the PDF's
+// metadata title, which is one line, joins them.
+TEST_F(RenderTest, ATitleWrittenOnTwoLinesIsShownOnTwoLines) {
+  CredentialRecord record = Diploma("Zoë", "Lévesque-O'Brien");
+  record.credential_title = "Diplôme d'études collégiales\nTechniques de soins infirmiers";
+  auto pdf = Render(record, "fr");
+  ASSERT_TRUE(pdf) << pdf.error().ToString();
+  const std::string path = Save(*pdf, "two-lines.pdf");
+  ExpectValidPdf(path);
+  std::vector<std::string> lines;
+  for (const std::string& line : Lines(Text(path))) {
+    const std::string squeezed = Squeeze(line);
+    if (squeezed.find("Diplôme d'études") != std::string::npos ||
+        squeezed.find("Techniques de soins") != std::string::npos) {
+      lines.push_back(squeezed);
+    }
+  }
+  ASSERT_EQ(lines.size(), 2u) << Text(path);
+  EXPECT_NE(lines[0].find("Diplôme d'études collégiales"), std::string::npos) << lines[0];
+  EXPECT_EQ(lines[0].find("Techniques"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("Techniques de soins infirmiers"), std::string::npos) << lines[1];
+  EXPECT_NE(RunCommand("pdfinfo '" + path + "'")
+                .output.find("Diplôme d'études collégiales Techniques de soins infirmiers"),
+            std::string::npos);
+}
+
 TEST_F(RenderTest, CertificateAndAttestationRender) {
   for (const std::string kind : {"certificate", "attestation"}) {
     CredentialRecord record = Diploma("Thị Hằng", "Nguyễn");

@@ -10,6 +10,7 @@
 #include "daemon/render/layout_template.h"
 #include "daemon/render/pdf_canvas.h"
 #include "daemon/render/transcript_layout.h"
+#include "records/validate.h"
 
 namespace credd {
 
@@ -85,9 +86,9 @@ class Preparer {
  public:
   explicit Preparer(const DocumentFonts& fonts) : fonts_(fonts) {}
 
-  void Field(const std::string& name, std::string& text) {
+  void Field(const std::string& name, std::string& text, bool keep_line_breaks = false) {
     if (!error_.empty()) return;
-    auto prepared = fonts_.PrepareText(name, text);
+    auto prepared = fonts_.PrepareText(name, text, keep_line_breaks);
     if (prepared) {
       text = std::move(prepared).value();
     } else {
@@ -106,7 +107,7 @@ void PrepareRecord(Preparer& p, CredentialRecord& r) {
   p.Field("family_name", r.family_name);
   p.Field("given_names", r.given_names);
   p.Field("birth_date", r.birth_date);
-  p.Field("credential_title", r.credential_title);
+  p.Field("credential_title", r.credential_title, true);
   p.Field("program", r.program);
   p.Field("issued_on", r.issued_on);
   p.Field("institution_name", r.transcript.institution_name);
@@ -262,7 +263,7 @@ Result<std::string> Renderer::Render(const RenderRequest& request) const {
   content.issued_on = layout->FormatDate(request.locale, *issued_at);
   content.metadata.title = record.credential_type == "transcript"
                                ? layout->Label(request.locale, "title")
-                               : content.record.credential_title;
+                               : TitleOnOneLine(content.record.credential_title);
   content.metadata.author = content.institution;
   content.metadata.date = *issued_at;
 

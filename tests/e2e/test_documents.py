@@ -303,17 +303,34 @@ class DocumentsTest(harness.TestCase):
             extra=f"signing:\n  key: '{key}'\n  certificate: '{cert}'\n")
         source = os.path.join(d, "in.csv")
         with open(source, "w") as f:
-            f.write(HEADER + csv_row(1) + csv_row(2, locale="fr"))
-        out = os.path.join(d, "out")
-        os.mkdir(out)
+            # Row 3's title has a quoted line break, as SIS exports write long titles.
+            f.write(HEADER + csv_row(1) + csv_row(2, locale="fr") +
+                    csv_row(3, title='"Diploma in Nursing\r\nPractical Option"'))
+        # A folder that is not there yet is made, parents too (papercut: it used to be refused).
+        out = os.path.join(d, "out", "pdfs")
         result = harness.run([harness.CREDCTL, "--config", config, "import", "--institution", "test-college",
                               "--dry-run", "--out", out, source])
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        # A file in the folder's place is refused, by name, before anything is signed.
+        in_the_way = os.path.join(d, "a-file")
+        with open(in_the_way, "w") as f:
+            f.write("x")
+        refused = harness.run([harness.CREDCTL, "--config", config, "import", "--institution", "test-college",
+                               "--dry-run", "--out", in_the_way, source])
+        self.assertEqual(refused.returncode, 74, refused.stderr)
+        self.assertIn(f"{in_the_way}: cannot make the --out folder", refused.stderr)
         written = sorted(os.listdir(out))
-        self.assertEqual(len(written), 2, written)
+        self.assertEqual(len(written), 3, written)
+        two_lines = 0
         for name in written:
             text = check_pdf(self, os.path.join(out, name))
             self.assertIn("Family", text)
+            if "Family3" in text:
+                lines = [line.strip() for line in text.splitlines()]
+                self.assertIn("Diploma in Nursing", lines, text)
+                self.assertIn("Practical Option", lines, text)
+                two_lines += 1
+        self.assertEqual(two_lines, 1)
 
 
 if __name__ == "__main__":

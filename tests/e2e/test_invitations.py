@@ -80,6 +80,12 @@ class InvitationTest(harness.TestCase):
         text = {p.get_content_type(): p.get_content() for p in student1.iter_parts()}["text/plain"]
         for title in ("Diploma in Nursing", "Certificate A", "Attestation B"):
             self.assertIn(title, text)
+        self.assertIn("Diploma in Nursing (diploma)", text)
+        # The French email names the kind in French (papercut: it printed "(diploma)").
+        student2 = [parse(r) for r in delivered if r["rcpt_tos"][0] == "student2@college.example"][0]
+        for part in student2.iter_parts():
+            self.assertIn("Diploma in Nursing (diplôme)", part.get_content())
+            self.assertNotIn("(diploma)", part.get_content())
 
     def test_451_then_250_is_delivered_once_after_the_backoff(self):
         server = SmtpServer(self, "--script", "451")
