@@ -41,6 +41,19 @@ int StaffDisableCommand(const GlobalOptions& global, const std::string& username
                         const std::string& actor, Logger& log, std::ostream& out,
                         std::ostream& err);
 
+struct AuditOptions {
+  std::string institution;  // --institution ID: only that institution's breaks
+  std::string anchors;      // --anchors FILE: the anchor lines kept outside the database
+};
+
+// Walks the whole audit chain, and checks it against the file's last anchor: exit 0 when
+// whole, 65 naming the first broken event.
+int AuditVerifyCommand(const GlobalOptions& global, const AuditOptions& options, Logger& log,
+                       std::ostream& out, std::ostream& err);
+// Prints the chain's head as an anchor line (and appends it to --anchors FILE).
+int AuditAnchorCommand(const GlobalOptions& global, const AuditOptions& options, Logger& log,
+                       std::ostream& out, std::ostream& err);
+
 struct StudentOptions {
   std::string institution;        // --institution ID
   std::string student_id;         // --student-id ID

@@ -109,6 +109,20 @@ int main(int argc, char** argv) {
   int64_t batch_id = 0;
   batches_show->add_option("ID", batch_id, "batch id")->required();
 
+  credd::ctl::AuditOptions audit_options;
+  auto* audit = app.add_subcommand("audit", "the tamper-evident history: verify, anchor");
+  audit->require_subcommand(1);
+  auto* audit_verify = audit->add_subcommand(
+      "verify", "walk the hash chain (exit 0 whole, 65 naming the first broken event)");
+  audit_verify->add_option("--institution", audit_options.institution,
+                           "report only this institution's breaks");
+  audit_verify->add_option("--anchors", audit_options.anchors,
+                           "check against the last anchor line of FILE");
+  audit_verify->add_flag("--json", global.json, "print one JSON document");
+  auto* audit_anchor = audit->add_subcommand(
+      "anchor", "print the chain's head as an anchor line, to keep outside the database");
+  audit_anchor->add_option("--anchors", audit_options.anchors, "also append it to FILE");
+
   credd::ctl::StaffOptions staff_options;
   auto* staff = app.add_subcommand("staff", "the members of staff who use the desk (/desk)");
   staff->require_subcommand(1);
@@ -195,6 +209,12 @@ int main(int argc, char** argv) {
   }
   if (batches_show->parsed()) {
     return credd::ctl::BatchesShowCommand(global, batch_id, log, std::cout, std::cerr);
+  }
+  if (audit_verify->parsed()) {
+    return credd::ctl::AuditVerifyCommand(global, audit_options, log, std::cout, std::cerr);
+  }
+  if (audit_anchor->parsed()) {
+    return credd::ctl::AuditAnchorCommand(global, audit_options, log, std::cout, std::cerr);
   }
   if (staff_add->parsed()) {
     return credd::ctl::StaffAddCommand(global, staff_options, actor, log, std::cin, std::cout,

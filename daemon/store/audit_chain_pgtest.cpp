@@ -1,0 +1,145 @@
+// The audit chain's check against what a superuser can do to the table: alter one row,
+// remove one, recompute the tail after an edit, or cut the tail off. The first two break
+// the chain itself; the last two leave a consistent chain that only an anchor taken before
+// them can catch.
+#include <gtest/gtest.h>
+
+#include "daemon/store/audit_chain.h"
+#include "daemon/store/migrations.h"
+#include "daemon/store/pgtest_util.h"
+
+namespace credd {
+namespace {
+
+class AuditChainTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(db_.ok());
+    conn_ = db_.Connect();
+    Result<MigrateOutcome> migrated = Migrate(*conn_);
+    ASSERT_TRUE(migrated.ok()) << migrated.error().ToString();
+    // Five events, the third about the college.
+    for (int i = 1; i <= 5; ++i) {
+      Exec(std::string("INSERT INTO audit_events (actor, institution_id, event, subject, "
+                       "details) VALUES ('test', '") +
+           (i == 3 ? "col" : "uni") + "', 'batch.done', 'batch:" + std::to_string(i) +
+           "', '{\"n\": " + std::to_string(i) + "}')");
+    }
+    for (int i = 0; i < 5; ++i) {
+      seq_[i] = testing::SqlNumber(*conn_, "SELECT seq FROM audit_events ORDER BY seq OFFSET " +
+                                               std::to_string(i) + " LIMIT 1");
+    }
+  }
+
+  void Exec(const std::string& sql) { testing::ExecSql(*conn_, sql); }
+  // What a superuser can do: the append-only triggers off, the change, the triggers on.
+  void Tamper(const std::string& sql) {
+    Exec("ALTER TABLE audit_events DISABLE TRIGGER USER; " + sql +
+         "; ALTER TABLE audit_events ENABLE TRIGGER USER");
+  }
+  // Recomputes every hash from the event `from` on, as someone covering an edit would.
+  void Recompute(int64_t from) {
+    Tamper(
+        "DO $$ DECLARE r record; prev bytea; BEGIN "
+        "SELECT hash INTO prev FROM audit_events WHERE seq < " +
+        std::to_string(from) +
+        " ORDER BY seq DESC LIMIT 1; "
+        "FOR r IN SELECT * FROM audit_events WHERE seq >= " +
+        std::to_string(from) +
+        " ORDER BY seq LOOP "
+        "UPDATE audit_events SET prev_hash = prev, hash = audit_event_hash(prev, r.seq, "
+        "r.occurred_at, r.actor, r.institution_id, r.event, r.subject, r.details) "
+        "WHERE seq = r.seq RETURNING hash INTO prev; END LOOP; END $$");
+  }
+  AuditChainReport Verify(const std::optional<AuditAnchor>& anchor = std::nullopt,
+                          const std::string& institution = "") {
+    Result<AuditChainReport> report = VerifyAuditChain(*conn_, anchor, institution);
+    EXPECT_TRUE(report.ok()) << report.error().ToString();
+    return report.ok() ? *report : AuditChainReport{};
+  }
+
+  testing::TestDatabase db_;
+  std::unique_ptr<Store> conn_;
+  int64_t seq_[5] = {};
+};
+
+TEST_F(AuditChainTest, AWholeChainHasNoBreaksAndItsHeadIsTheLastEvent) {
+  const AuditChainReport report = Verify();
+  EXPECT_TRUE(report.breaks.empty());
+  EXPECT_EQ(report.events, 5);
+  EXPECT_EQ(report.head.seq, seq_[4]);
+  Result<AuditAnchor> head = AuditHead(*conn_);
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->seq, seq_[4]);
+  EXPECT_EQ(head->hash, report.head.hash);
+  EXPECT_EQ(head->events, 5);
+  EXPECT_TRUE(Verify(*head).breaks.empty()) << "the anchor just taken holds";
+}
+
+TEST_F(AuditChainTest, AnAlteredRowIsNamed) {
+  Tamper("UPDATE audit_events SET details = '{\"n\": 99}' WHERE seq = " + std::to_string(seq_[1]));
+  const AuditChainReport report = Verify();
+  ASSERT_EQ(report.breaks.size(), 1u);
+  EXPECT_EQ(report.breaks[0].seq, seq_[1]);
+  EXPECT_EQ(report.breaks[0].event, "batch.done");
+  EXPECT_NE(report.breaks[0].reason.find("altered"), std::string::npos);
+}
+
+TEST_F(AuditChainTest, ARemovedRowBreaksTheLinkOfTheNext) {
+  Tamper("DELETE FROM audit_events WHERE seq = " + std::to_string(seq_[2]));
+  const AuditChainReport report = Verify();
+  ASSERT_EQ(report.breaks.size(), 1u);
+  EXPECT_EQ(report.breaks[0].seq, seq_[3]);
+  EXPECT_NE(report.breaks[0].reason.find("removed or replaced"), std::string::npos);
+  Tamper("DELETE FROM audit_events WHERE seq = " + std::to_string(seq_[0]));
+  EXPECT_EQ(Verify().breaks.size(), 2u) << "the first event gone: the start is missing too";
+}
+
+TEST_F(AuditChainTest, ARecomputedTailIsCaughtOnlyByTheAnchor) {
+  Result<AuditAnchor> anchor = AuditHead(*conn_);
+  ASSERT_TRUE(anchor.ok());
+  Tamper("UPDATE audit_events SET details = '{\"n\": 99}' WHERE seq = " + std::to_string(seq_[1]));
+  Recompute(seq_[1]);
+  EXPECT_TRUE(Verify().breaks.empty()) << "a recomputed chain is consistent in itself";
+  const AuditChainReport report = Verify(*anchor);
+  ASSERT_EQ(report.breaks.size(), 1u);
+  EXPECT_EQ(report.breaks[0].seq, seq_[4]);
+  EXPECT_NE(report.breaks[0].reason.find("recomputed"), std::string::npos);
+}
+
+TEST_F(AuditChainTest, ATruncatedTailIsCaughtOnlyByTheAnchor) {
+  Result<AuditAnchor> anchor = AuditHead(*conn_);
+  ASSERT_TRUE(anchor.ok());
+  Tamper("DELETE FROM audit_events WHERE seq >= " + std::to_string(seq_[3]));
+  EXPECT_TRUE(Verify().breaks.empty());
+  const AuditChainReport report = Verify(*anchor);
+  ASSERT_EQ(report.breaks.size(), 1u);
+  EXPECT_EQ(report.breaks[0].seq, seq_[4]);
+  EXPECT_NE(report.breaks[0].reason.find("tail was cut"), std::string::npos);
+  EXPECT_EQ(Verify(*anchor, "col").breaks.size(), 1u) << "the anchor's break is everyone's";
+}
+
+TEST_F(AuditChainTest, AnInstitutionSeesOnlyItsOwnBreaks) {
+  Tamper("UPDATE audit_events SET actor = 'x' WHERE seq = " + std::to_string(seq_[2]));
+  EXPECT_TRUE(Verify(std::nullopt, "uni").breaks.empty());
+  ASSERT_EQ(Verify(std::nullopt, "col").breaks.size(), 1u);
+  EXPECT_EQ(Verify(std::nullopt, "col").breaks[0].institution_id, "col");
+}
+
+TEST(AuditAnchorTest, TheLastGoodLineIsTheAnchor) {
+  const AuditAnchor a{"2026-12-01T00:00:00Z", 12, std::string(64, 'a'), 12};
+  const AuditAnchor b{"2026-12-02T00:00:00Z", 40, std::string(64, 'b'), 39};
+  const std::string text = AnchorLine(a) + "\n" + AnchorLine(b) + "\n" +
+                           "credd-audit-anchor at=x seq=notanumber hash=" + std::string(64, 'c') +
+                           "\nsomething else\n";
+  std::optional<AuditAnchor> last = LastAnchor(text);
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->seq, 40);
+  EXPECT_EQ(last->hash, b.hash);
+  EXPECT_EQ(last->at, b.at);
+  EXPECT_EQ(last->events, 39);
+  EXPECT_FALSE(LastAnchor("").has_value());
+}
+
+}  // namespace
+}  // namespace credd
