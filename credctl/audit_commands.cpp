@@ -88,6 +88,37 @@ int AuditVerifyCommand(const GlobalOptions& global, const AuditOptions& options,
   return kExitOk;
 }
 
+int AuditShowCommand(const GlobalOptions& global, const AuditOptions& options, Logger& log,
+                     std::ostream& out, std::ostream& err) {
+  auto c = OpenSession(global, log, err);
+  if (!c) return Fail(c.error(), err);
+  Result<std::vector<AuditEntry>> history =
+      StudentAuditHistory(*c->conn, options.institution, options.student_id);
+  if (!history) return Fail(history.error(), err);
+  if (global.json) {
+    nlohmann::json events = nlohmann::json::array();
+    for (const AuditEntry& e : *history) {
+      events.push_back({{"seq", e.seq},
+                        {"occurred_at", e.occurred_at},
+                        {"actor", e.actor},
+                        {"event", e.event},
+                        {"subject", e.subject},
+                        {"details", nlohmann::json::parse(e.details_json)}});
+    }
+    out << nlohmann::json{{"institution", options.institution},
+                          {"student_id", options.student_id},
+                          {"events", events}}
+               .dump(2)
+        << "\n";
+    return kExitOk;
+  }
+  for (const AuditEntry& e : *history) {
+    out << e.occurred_at << "  " << e.event << "  " << e.subject << "  " << e.actor << "  "
+        << e.details_json << "\n";
+  }
+  return kExitOk;
+}
+
 int AuditAnchorCommand(const GlobalOptions& global, const AuditOptions& options, Logger& log,
                        std::ostream& out, std::ostream& err) {
   auto c = OpenSession(global, log, err);

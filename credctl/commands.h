@@ -42,14 +42,19 @@ int StaffDisableCommand(const GlobalOptions& global, const std::string& username
                         std::ostream& err);
 
 struct AuditOptions {
-  std::string institution;  // --institution ID: only that institution's breaks
+  std::string institution;  // --institution ID: only that institution's breaks (show: whose)
   std::string anchors;      // --anchors FILE: the anchor lines kept outside the database
+  std::string student_id;   // --student-id ID (show)
 };
 
 // Walks the whole audit chain, and checks it against the file's last anchor: exit 0 when
 // whole, 65 naming the first broken event.
 int AuditVerifyCommand(const GlobalOptions& global, const AuditOptions& options, Logger& log,
                        std::ostream& out, std::ostream& err);
+// A student's history: the events about them, their credentials, documents, invitations and
+// the shares of their documents, oldest first.
+int AuditShowCommand(const GlobalOptions& global, const AuditOptions& options, Logger& log,
+                     std::ostream& out, std::ostream& err);
 // Prints the chain's head as an anchor line (and appends it to --anchors FILE).
 int AuditAnchorCommand(const GlobalOptions& global, const AuditOptions& options, Logger& log,
                        std::ostream& out, std::ostream& err);

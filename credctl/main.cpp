@@ -119,6 +119,11 @@ int main(int argc, char** argv) {
   audit_verify->add_option("--anchors", audit_options.anchors,
                            "check against the last anchor line of FILE");
   audit_verify->add_flag("--json", global.json, "print one JSON document");
+  auto* audit_show = audit->add_subcommand(
+      "show", "a student's history: them, their documents, invitations and shares");
+  audit_show->add_option("--institution", audit_options.institution, "institution id")->required();
+  audit_show->add_option("--student-id", audit_options.student_id, "SIS student id")->required();
+  audit_show->add_flag("--json", global.json, "print one JSON document");
   auto* audit_anchor = audit->add_subcommand(
       "anchor", "print the chain's head as an anchor line, to keep outside the database");
   audit_anchor->add_option("--anchors", audit_options.anchors, "also append it to FILE");
@@ -212,6 +217,9 @@ int main(int argc, char** argv) {
   }
   if (audit_verify->parsed()) {
     return credd::ctl::AuditVerifyCommand(global, audit_options, log, std::cout, std::cerr);
+  }
+  if (audit_show->parsed()) {
+    return credd::ctl::AuditShowCommand(global, audit_options, log, std::cout, std::cerr);
   }
   if (audit_anchor->parsed()) {
     return credd::ctl::AuditAnchorCommand(global, audit_options, log, std::cout, std::cerr);

@@ -108,6 +108,45 @@ Result<AuditAnchor> AuditHead(Store& store) {
   }
 }
 
+Result<std::vector<AuditEntry>> StudentAuditHistory(Store& store, const std::string& institution_id,
+                                                    const std::string& student_id) {
+  try {
+    pqxx::read_transaction txn(Pq(store));
+    const pqxx::result student =
+        txn.exec_params("SELECT id FROM students WHERE institution_id = $1 AND student_id = $2",
+                        institution_id, student_id);
+    if (student.empty()) {
+      return MakeError(ErrorCode::kNoInput, "no such student in " + institution_id, student_id);
+    }
+    const int64_t id = student[0][0].as<int64_t>();
+    // Every subject that is the student's, then their events in the institution.
+    const pqxx::result rows = txn.exec_params(
+        "WITH subjects(subject) AS ("
+        "  SELECT 'student:' || $3::text "
+        "  UNION SELECT 'credential:' || c.id FROM credentials c WHERE c.student = $1 "
+        "  UNION SELECT 'document:' || d.id FROM documents d "
+        "    JOIN credentials c ON c.id = d.credential WHERE c.student = $1 "
+        "  UNION SELECT 'invitation:' || i.id FROM invitations i WHERE i.student = $1 "
+        "  UNION SELECT 'share:' || sh.public_id FROM shares sh "
+        "    JOIN share_documents sd ON sd.share = sh.id JOIN documents d ON d.id = sd.document "
+        "    JOIN credentials c ON c.id = d.credential WHERE c.student = $1) "
+        "SELECT a.seq, to_char(a.occurred_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), a.actor, a.event, a.subject, a.details::text "
+        "FROM audit_events a JOIN subjects s ON s.subject = a.subject "
+        "WHERE a.institution_id = $2 ORDER BY a.seq",
+        id, institution_id, student_id);
+    std::vector<AuditEntry> history;
+    history.reserve(rows.size());
+    for (const pqxx::row& r : rows) {
+      history.push_back({r[0].as<int64_t>(), r[1].as<std::string>(), r[2].as<std::string>(),
+                         r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<std::string>()});
+    }
+    return history;
+  } catch (const std::exception& e) {
+    return PqError("reading a student's history", e);
+  }
+}
+
 std::string AnchorLine(const AuditAnchor& anchor) {
   return "credd-audit-anchor at=" + anchor.at + " seq=" + std::to_string(anchor.seq) +
          " hash=" + anchor.hash + " events=" + std::to_string(anchor.events);

@@ -50,6 +50,22 @@ Result<AuditChainReport> VerifyAuditChain(Store& store, const std::optional<Audi
 // The chain's head now, to record as an anchor.
 Result<AuditAnchor> AuditHead(Store& store);
 
+// One audit event, as `credctl audit show` prints it.
+struct AuditEntry {
+  int64_t seq = 0;
+  std::string occurred_at;  // ISO 8601 UTC.
+  std::string actor;
+  std::string event;
+  std::string subject;       // "student:S1", "credential:12", "document:40", "share:<uuid>", ...
+  std::string details_json;  // The event's details, as JSON text.
+};
+
+// A student's history in their institution, oldest first: the events about the student,
+// their credentials, documents and invitations, and the shares that hold their documents.
+// kNoInput when the institution has no such student.
+Result<std::vector<AuditEntry>> StudentAuditHistory(Store& store, const std::string& institution_id,
+                                                    const std::string& student_id);
+
 // Anchor lines ("credd-audit-anchor at=... seq=... hash=... events=..."), one per line in a
 // file kept outside the database: the line for an anchor, and the last good line of a file's
 // text (nothing when there is none).

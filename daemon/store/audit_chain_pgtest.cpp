@@ -126,6 +126,40 @@ TEST_F(AuditChainTest, AnInstitutionSeesOnlyItsOwnBreaks) {
   EXPECT_EQ(Verify(std::nullopt, "col").breaks[0].institution_id, "col");
 }
 
+TEST_F(AuditChainTest, AStudentsHistoryHoldsTheirOwnSubjectsInTheirInstitution) {
+  Exec("INSERT INTO institutions (id) VALUES ('uni'), ('col')");
+  Exec(
+      "INSERT INTO students (institution_id, student_id, family_name) VALUES "
+      "('uni', 'S1', 'A'), ('uni', 'S2', 'B'), ('col', 'S1', 'C')");
+  Exec(
+      "INSERT INTO batches (institution_id, sha256, file_name, format, status) VALUES "
+      "('uni', repeat('a', 64), 'x.csv', 'csv', 'done')");
+  const int64_t credential = testing::SqlNumber(
+      *conn_,
+      "INSERT INTO credentials (student, batch, kind, credential_key, title, content_sha256) "
+      "SELECT s.id, 1, 'diploma', 'diploma:bsc', 'BSc', repeat('1', 64) FROM students s "
+      "WHERE s.institution_id = 'uni' AND s.student_id = 'S1' RETURNING id");
+  auto event = [&](const std::string& institution, const std::string& name,
+                   const std::string& subject) {
+    Exec("INSERT INTO audit_events (actor, institution_id, event, subject) VALUES ('t', '" +
+         institution + "', '" + name + "', '" + subject + "')");
+  };
+  event("uni", "credential.created", "credential:" + std::to_string(credential));
+  event("uni", "student.email_added", "student:S1");
+  event("uni", "student.email_added", "student:S2");  // Another student.
+  event("col", "student.viewed", "student:S1");       // The same id at another institution.
+  Result<std::vector<AuditEntry>> history = StudentAuditHistory(*conn_, "uni", "S1");
+  ASSERT_TRUE(history.ok()) << history.error().ToString();
+  std::vector<std::string> seen;
+  for (const AuditEntry& e : *history) seen.push_back(e.event + " " + e.subject);
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"credential.created credential:" + std::to_string(credential),
+                                      "student.email_added student:S1"}));
+  Result<std::vector<AuditEntry>> unknown = StudentAuditHistory(*conn_, "uni", "S9");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNoInput);
+}
+
 TEST(AuditAnchorTest, TheLastGoodLineIsTheAnchor) {
   const AuditAnchor a{"2026-12-01T00:00:00Z", 12, std::string(64, 'a'), 12};
   const AuditAnchor b{"2026-12-02T00:00:00Z", 40, std::string(64, 'b'), 39};

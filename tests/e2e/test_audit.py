@@ -98,6 +98,21 @@ class AuditTest(harness.TestCase):
         self.assertEqual([b["seq"] for b in report["breaks"]], [seqs[-1]])
         self.assertIn("tail was cut", report["breaks"][0]["reason"])
 
+    def test_show_gives_one_students_history(self):
+        result = self.credctl("audit", "show", "--institution", INST, "--student-id", "S0000002", "--json")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        shown = json.loads(result.stdout)
+        credential = self.site.sql("SELECT c.id FROM credentials c JOIN students s ON s.id = c.student "
+                                   "WHERE s.student_id = 'S0000002'")
+        self.assertIn(("credential.created", f"credential:{credential}"),
+                      [(e["event"], e["subject"]) for e in shown["events"]])
+        self.assertTrue(all(e["details"].get("student_id", "S0000002") == "S0000002" for e in shown["events"]))
+        human = self.credctl("audit", "show", "--institution", INST, "--student-id", "S0000002")
+        self.assertIn("credential.created", human.stdout)
+        unknown = self.credctl("audit", "show", "--institution", INST, "--student-id", "S9999999")
+        self.assertEqual(unknown.returncode, 66)
+        self.assertIn("S9999999", unknown.stderr)
+
     def test_an_unreadable_or_empty_anchors_file_is_refused_by_name(self):
         missing = os.path.join(self.site.dir, "no-such-file")
         result = self.credctl("audit", "verify", "--anchors", missing)
