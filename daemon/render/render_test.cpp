@@ -15,13 +15,14 @@
 #include "daemon/render/renderer.h"
 #include "importers/pesc/pesc_importer.h"
 #include "tests/support/command.h"
+#include "tests/support/corpus.h"
 
 namespace credd {
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kCorpus = std::string(CREDD_CORPUS_DIR) + "/pesc-xml";
+std::string CorpusRoot() { return credd::test_corpus::CorpusDir() + "/pesc-xml"; }
 const std::string kTemplates = CREDD_TEMPLATES_DIR;
 constexpr const char* kIssuedAt = "2026-11-28T14:03:00Z";
 
@@ -195,8 +196,9 @@ class RenderTest : public ::testing::Test {
 Renderer* RenderTest::renderer_ = nullptr;
 
 TEST_F(RenderTest, EveryCorpusCollegeTranscriptInEnglishAndFrench) {
+  CREDD_REQUIRE_CORPUS();
   int rendered = 0;
-  for (const auto& entry : fs::recursive_directory_iterator(kCorpus)) {
+  for (const auto& entry : fs::recursive_directory_iterator(CorpusRoot())) {
     if (entry.path().extension() != ".xml") continue;
     CollectingSink sink;
     PescImporter importer;

@@ -20,6 +20,7 @@
 #include "daemon/sign/pdf_signature.h"
 #include "daemon/sign/signing_key.h"
 #include "tests/support/command.h"
+#include "tests/support/corpus.h"
 
 namespace credd::sign {
 namespace {
@@ -126,8 +127,8 @@ class SignTest : public ::testing::Test {
 
   static std::vector<fs::path> CorpusPdfs() {
     std::vector<fs::path> pdfs;
-    for (const auto& entry :
-         fs::directory_iterator(fs::path(CREDD_CORPUS_DIR) / "pdf" / "canpesc-cdl")) {
+    for (const auto& entry : fs::directory_iterator(fs::path(credd::test_corpus::CorpusDir()) /
+                                                    "pdf" / "canpesc-cdl")) {
       if (entry.path().extension() == ".pdf") pdfs.push_back(entry.path());
     }
     std::sort(pdfs.begin(), pdfs.end());
@@ -204,8 +205,9 @@ class SignTest : public ::testing::Test {
 TestPki SignTest::pki_;
 
 TEST_F(SignTest, SignsEveryCorpusPdfWithEcdsaAndRsa) {
+  CREDD_REQUIRE_CORPUS();
   const std::vector<fs::path> pdfs = CorpusPdfs();
-  ASSERT_EQ(pdfs.size(), 10u) << CREDD_CORPUS_DIR;
+  ASSERT_EQ(pdfs.size(), 10u) << credd::test_corpus::CorpusDir();
   const SigningKey ec = EcKey();
   const SigningKey rsa = RsaKey();
   for (const fs::path& path : pdfs) {
@@ -222,6 +224,7 @@ TEST_F(SignTest, SignsEveryCorpusPdfWithEcdsaAndRsa) {
 }
 
 TEST_F(SignTest, SignsPdfWithXrefStreamAndObjectStreams) {
+  CREDD_REQUIRE_CORPUS();
   const fs::path in = CorpusPdfs().front();
   const fs::path streams = dir_ / "object-streams.pdf";
   CommandResult made =
@@ -312,6 +315,7 @@ TEST_F(SignTest, MergesIntoAnExistingAcroForm) {
 }
 
 TEST_F(SignTest, SignsAnAlreadySignedPdfAndBothSignaturesStayValid) {
+  CREDD_REQUIRE_CORPUS();
   const std::string original = FirstCorpusPdf();
   const SigningKey ec = EcKey();
   const SigningKey rsa = RsaKey();
@@ -333,6 +337,7 @@ TEST_F(SignTest, SignsAnAlreadySignedPdfAndBothSignaturesStayValid) {
 }
 
 TEST_F(SignTest, RefusesEncryptedPdfs) {
+  CREDD_REQUIRE_CORPUS();
   const fs::path in = CorpusPdfs().front();
   const SigningKey key = EcKey();
   for (const std::string user_password : {"u", ""}) {
@@ -405,6 +410,7 @@ TEST_F(SignTest, LoadsPkcs12TraditionalAndEncryptedPemKeys) {
 }
 
 TEST_F(SignTest, RsaOutputIsByteIdenticalAndEcdsaDiffersOnlyInTheSignature) {
+  CREDD_REQUIRE_CORPUS();
   const std::string original = FirstCorpusPdf();
   const SigningKey rsa = RsaKey();
   auto first = SignPdf(original, rsa, Options());
@@ -424,6 +430,7 @@ TEST_F(SignTest, RsaOutputIsByteIdenticalAndEcdsaDiffersOnlyInTheSignature) {
 }
 
 TEST_F(SignTest, VerifyPrimitivesDetectChangesAndAppendedBytes) {
+  CREDD_REQUIRE_CORPUS();
   const std::string original = FirstCorpusPdf();
   const SigningKey key = EcKey();
   auto signed_pdf = SignPdf(original, key, Options());
@@ -634,6 +641,7 @@ TEST_F(SignTest, RefusesAPdfDamagedInAnObjectTheUpdateDoesNotTouch) {
 }
 
 TEST_F(SignTest, RejectsAMalformedSigningTime) {
+  CREDD_REQUIRE_CORPUS();
   SignOptions options = Options("x.pdf");
   options.signing_time = "2026-11-28";
   auto signed_pdf = SignPdf(FirstCorpusPdf(), EcKey(), options);
@@ -643,6 +651,7 @@ TEST_F(SignTest, RejectsAMalformedSigningTime) {
 
 // PAdES B-T: a TSA run with `openssl ts` stamps the signature value.
 TEST_F(SignTest, AddsARfc3161TimestampToken) {
+  CREDD_REQUIRE_CORPUS();
   const fs::path& pki = pki_.dir;
   WriteFile(dir_ / "tsa.ext",
             "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
@@ -718,6 +727,7 @@ TEST(RedactKeyReferenceTest, DropsThePinWhereverItStands) {
 }
 
 TEST_F(SignTest, SignsWithAKeyInSoftHsm) {
+  CREDD_REQUIRE_CORPUS();
   ASSERT_TRUE(fs::exists("/usr/lib/softhsm/libsofthsm2.so"))
       << "softhsm2 is not installed (apt-get install softhsm2)";
   ASSERT_EQ(RunCommand("command -v softhsm2-util").exit_code, 0) << "softhsm2-util missing";

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/corpus.h"
+
 namespace credd {
 namespace {
 
@@ -439,13 +441,13 @@ TEST(CsvInputTest, MissingFileIsNoInput) {
 
 // The SIS extracts in the shared corpus were written by others; see its README.
 std::string Corpus(const std::string& name) {
-  return std::string(CREDD_CORPUS_DIR) + "/sis-csv/" + name;
+  return credd::test_corpus::CorpusDir() + "/sis-csv/" + name;
 }
 
 TEST(CsvCorpusTest, BannerExtractStreamsWithExpectedLines) {
-  // The corpus always sits at ../shared beside the repository; missing is a failure.
+  CREDD_REQUIRE_CORPUS();
   ASSERT_TRUE(std::filesystem::exists(Corpus("utValidateR/student_unit_test.csv")))
-      << "corpus not found under " << CREDD_CORPUS_DIR;
+      << "corpus not found under " << credd::test_corpus::CorpusDir();
   // The extract has no email, credential or award-date columns: map what is closest.
   ImportOptions options;
   options.csv.columns = {{"family_name", "last_name"},
@@ -490,8 +492,9 @@ TEST(CsvCorpusTest, BannerExtractStreamsWithExpectedLines) {
 }
 
 TEST(CsvCorpusTest, LapExtractsLackCreddColumns) {
+  CREDD_REQUIRE_CORPUS();
   ASSERT_TRUE(std::filesystem::exists(Corpus("apereo-lap/personal.csv")))
-      << "corpus not found under " << CREDD_CORPUS_DIR;
+      << "corpus not found under " << credd::test_corpus::CorpusDir();
   ImportOptions options;
   options.csv.columns = {{"student_id", "ALTERNATIVE_ID"}};
   for (const char* name : {"personal.csv", "enrollment.csv", "course.csv"}) {

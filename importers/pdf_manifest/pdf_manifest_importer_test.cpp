@@ -15,6 +15,8 @@
 #include <qpdf/QPDFWriter.hh>
 #include <sstream>
 
+#include "tests/support/corpus.h"
+
 namespace credd {
 namespace {
 
@@ -189,7 +191,8 @@ TEST_F(PdfManifestImporterTest, ZipRowsBecomeRecordsWithExactBytes) {
 
 std::vector<fs::path> CorpusPdfs() {
   std::vector<fs::path> paths;
-  for (const auto& entry : fs::directory_iterator(fs::path(CREDD_CORPUS_DIR) / "pdf/canpesc-cdl")) {
+  for (const auto& entry :
+       fs::directory_iterator(fs::path(credd::test_corpus::CorpusDir()) / "pdf/canpesc-cdl")) {
     paths.push_back(entry.path());
   }
   std::sort(paths.begin(), paths.end());
@@ -197,6 +200,7 @@ std::vector<fs::path> CorpusPdfs() {
 }
 
 TEST_F(PdfManifestImporterTest, CorpusPdfsInAZipAreAcceptedUnchanged) {
+  CREDD_REQUIRE_CORPUS();
   std::vector<fs::path> pdfs = CorpusPdfs();
   ASSERT_EQ(pdfs.size(), 10u);
   std::vector<ZipItem> items = {{"manifest.csv", kHeader}};
@@ -216,6 +220,7 @@ TEST_F(PdfManifestImporterTest, CorpusPdfsInAZipAreAcceptedUnchanged) {
 }
 
 TEST_F(PdfManifestImporterTest, FolderInputReadsCorpusPdfs) {
+  CREDD_REQUIRE_CORPUS();
   fs::create_directory(dir_ / "batch");
   std::string manifest = kHeader;
   for (const fs::path& pdf : CorpusPdfs()) {

@@ -16,13 +16,14 @@
 #include <vector>
 
 #include "importers/pesc/xml_element.h"
+#include "tests/support/corpus.h"
 
 namespace credd {
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kCorpus = std::string(CREDD_CORPUS_DIR) + "/pesc-xml/";
+std::string CorpusRoot() { return credd::test_corpus::CorpusDir() + "/pesc-xml/"; }
 const std::string kUnsupported =
     " is not supported: credd imports College Transcripts (PESC CollegeTranscript 1.3-1.9)";
 
@@ -71,7 +72,7 @@ Outcome ReadPath(const std::string& path, int stop_after_records = -1,
   return outcome;
 }
 
-Outcome ReadCorpus(const std::string& relative) { return ReadPath(kCorpus + relative); }
+Outcome ReadCorpus(const std::string& relative) { return ReadPath(CorpusRoot() + relative); }
 
 // A fresh folder per test, so runs never see each other's files.
 class PescImporterTest : public ::testing::Test {
@@ -153,10 +154,11 @@ const std::set<std::string> kCoveredCorpusFiles = {
 };
 
 TEST(PescCorpusTest, EveryCorpusFileHasATest) {
+  CREDD_REQUIRE_CORPUS();
   std::set<std::string> found;
-  for (const auto& entry : fs::recursive_directory_iterator(kCorpus)) {
+  for (const auto& entry : fs::recursive_directory_iterator(CorpusRoot())) {
     if (entry.is_regular_file()) {
-      found.insert(fs::relative(entry.path(), kCorpus).generic_string());
+      found.insert(fs::relative(entry.path(), CorpusRoot()).generic_string());
     }
   }
   EXPECT_EQ(found, kCoveredCorpusFiles);
@@ -169,6 +171,7 @@ struct HighSchoolCase {
 };
 
 TEST(PescCorpusTest, HighSchoolTranscriptsAreUnsupported) {
+  CREDD_REQUIRE_CORPUS();
   const std::vector<HighSchoolCase> cases = {
       {"bcgov-grad-report/xml_report_sample.xml", 6},  // Batch 1.0, wrong xsi URI.
       {"canpesc-cdl/Canada/Nova_Scotia/HighSchool/HighSchoolTranscript.xml", 3},    // UTF-16BE.
@@ -190,6 +193,7 @@ TEST(PescCorpusTest, HighSchoolTranscriptsAreUnsupported) {
 }
 
 TEST(PescCorpusTest, MalformedSampleWithoutTransmissionDataIsRejected) {
+  CREDD_REQUIRE_CORPUS();
   Outcome outcome = ReadCorpus("ccctc-college-adaptor/malformed-college-transcript.xml");
   ASSERT_TRUE(outcome.status.ok()) << outcome.Describe();
   EXPECT_TRUE(outcome.sink.records.empty());
@@ -203,6 +207,7 @@ TEST(PescCorpusTest, MalformedSampleWithoutTransmissionDataIsRejected) {
 
 // The UT Austin SPEEDE sample identifies the student by SSN only, which credd refuses.
 TEST(PescCorpusTest, SsnOnlyTranscriptsAreRejected) {
+  CREDD_REQUIRE_CORPUS();
   for (const std::string file : {"ccctc-college-adaptor/college-transcript.xml",
                                  "pesc-tab/ct-1.8.0/CollegeTranscriptInstance.xml"}) {
     SCOPED_TRACE(file);
@@ -220,6 +225,7 @@ TEST(PescCorpusTest, SsnOnlyTranscriptsAreRejected) {
 }
 
 TEST(PescCorpusTest, NovaScotiaAtlanticSchoolOfTheology) {
+  CREDD_REQUIRE_CORPUS();
   Outcome outcome =
       ReadCorpus("canpesc-cdl/Canada/Nova_Scotia/University/UniversityTranscript1.xml");
   ASSERT_TRUE(outcome.status.ok()) << outcome.Describe();
@@ -260,6 +266,7 @@ TEST(PescCorpusTest, NovaScotiaAtlanticSchoolOfTheology) {
 }
 
 TEST(PescCorpusTest, NovaScotiaMountSaintVincentWithUtf8Bom) {
+  CREDD_REQUIRE_CORPUS();
   Outcome outcome =
       ReadCorpus("canpesc-cdl/Canada/Nova_Scotia/University/UniversityTranscript2.xml");
   ASSERT_TRUE(outcome.status.ok()) << outcome.Describe();
@@ -291,6 +298,7 @@ TEST(PescCorpusTest, NovaScotiaMountSaintVincentWithUtf8Bom) {
 }
 
 TEST(PescCorpusTest, OntarioDemoCollege) {
+  CREDD_REQUIRE_CORPUS();
   Outcome outcome = ReadCorpus("canpesc-cdl/Canada/Ontario/College/CollegeTranscript.xml");
   ASSERT_TRUE(outcome.status.ok()) << outcome.Describe();
   ASSERT_EQ(outcome.sink.records.size(), 1u) << outcome.Describe();
@@ -314,6 +322,7 @@ TEST(PescCorpusTest, OntarioDemoCollege) {
 }
 
 TEST(PescCorpusTest, OntarioTorontoBatch) {
+  CREDD_REQUIRE_CORPUS();
   Outcome outcome = ReadCorpus("canpesc-cdl/Canada/Ontario/University/UniversityTranscript.xml");
   ASSERT_TRUE(outcome.status.ok()) << outcome.Describe();
   ASSERT_EQ(outcome.sink.records.size(), 1u) << outcome.Describe();
@@ -343,6 +352,7 @@ TEST(PescCorpusTest, OntarioTorontoBatch) {
 }
 
 TEST(PescCorpusTest, OntarioOttawa) {
+  CREDD_REQUIRE_CORPUS();
   Outcome outcome = ReadCorpus("canpesc-cdl/Canada/Ontario/University/UniversityTranscript2.xml");
   ASSERT_TRUE(outcome.status.ok()) << outcome.Describe();
   ASSERT_EQ(outcome.sink.records.size(), 1u) << outcome.Describe();
@@ -364,6 +374,7 @@ TEST(PescCorpusTest, OntarioOttawa) {
 }
 
 TEST(PescCorpusTest, MountRoyal) {
+  CREDD_REQUIRE_CORPUS();
   Outcome outcome = ReadCorpus("pesc-tab/ct-1.9.0-draft/Mount Royal transcript.xml");
   ASSERT_TRUE(outcome.status.ok()) << outcome.Describe();
   ASSERT_EQ(outcome.sink.records.size(), 1u) << outcome.Describe();
@@ -388,6 +399,7 @@ TEST(PescCorpusTest, MountRoyal) {
 }
 
 TEST(PescCorpusTest, LethbridgeOne) {
+  CREDD_REQUIRE_CORPUS();
   Outcome outcome = ReadCorpus("pesc-tab/ct-1.9.0-draft/ULeth transcript 1.xml");
   ASSERT_TRUE(outcome.status.ok()) << outcome.Describe();
   ASSERT_EQ(outcome.sink.records.size(), 1u) << outcome.Describe();
@@ -414,6 +426,7 @@ TEST(PescCorpusTest, LethbridgeOne) {
 }
 
 TEST(PescCorpusTest, LethbridgeTwo) {
+  CREDD_REQUIRE_CORPUS();
   Outcome outcome = ReadCorpus("pesc-tab/ct-1.9.0-draft/ULeth transcript 2.xml");
   ASSERT_TRUE(outcome.status.ok()) << outcome.Describe();
   ASSERT_EQ(outcome.sink.records.size(), 1u) << outcome.Describe();
@@ -432,6 +445,7 @@ TEST(PescCorpusTest, LethbridgeTwo) {
 
 // Butte College, in 1.6 and 1.9: BirthDate "1995-01-01Z" is an xs:date with a zone.
 TEST(PescCorpusTest, ButteCollegeBothVersions) {
+  CREDD_REQUIRE_CORPUS();
   for (const std::string file : {"pesc-tab/ct-1.6.0/college-transcript.xml",
                                  "pesc-tab/ct-1.9.0-draft/college-transcript.xml"}) {
     SCOPED_TRACE(file);

@@ -21,6 +21,21 @@ CREDCTL = os.environ.get("CREDCTL_BIN", os.path.join(SOURCE_DIR, "build", "credc
 EX_OK, EX_USAGE, EX_DATAERR, EX_NOINPUT, EX_UNAVAILABLE, EX_CONFIG = 0, 64, 65, 66, 69, 78
 
 
+# The shared sample corpus: CREDD_CORPUS_DIR, else ../shared/corpus beside the repository.
+CORPUS = os.environ.get("CREDD_CORPUS_DIR") or os.path.join(SOURCE_DIR, "..", "shared", "corpus")
+CORPUS_MISSING = "corpus not found at "
+
+
+def require_corpus(test):
+    """A test that reads the corpus starts here: without it the test is skipped (run.py then
+    exits 77, which ctest lists as not run); under CI (CI=true) it fails."""
+    if os.path.isdir(CORPUS):
+        return
+    if os.environ.get("CI") == "true":
+        test.fail(f"{CORPUS_MISSING}{CORPUS} (CI=true: it must be there)")
+    test.skipTest(f"{CORPUS_MISSING}{CORPUS}: not run (set CREDD_CORPUS_DIR)")
+
+
 def wait_for(condition, timeout=30.0, interval=0.05, what="condition"):
     """Polls condition() until it returns a truthy value or timeout seconds pass."""
     deadline = time.monotonic() + timeout

@@ -13,7 +13,7 @@ import zipfile
 import harness
 from ingest_util import HEADER, Installation, csv_row, make_signing_key
 
-CORPUS = os.path.join(harness.SOURCE_DIR, "..", "shared", "corpus")
+CORPUS = harness.CORPUS
 EN, FR = "college-en", "college-fr"
 
 
@@ -87,6 +87,7 @@ def check_pdf(test, path):
 
 class DocumentsTest(harness.TestCase):
     def test_corpus_transcripts_and_diplomas_in_english_and_french(self):
+        harness.require_corpus(self)
         site = Site(self)
         site.start()
         transcripts = [p for p in sorted(glob.glob(os.path.join(CORPUS, "pesc-xml", "**", "*.xml"), recursive=True))
@@ -269,6 +270,7 @@ class DocumentsTest(harness.TestCase):
         self.assertNotIn(pin, site.daemon.log())
 
     def test_third_party_pdfs_are_signed_without_changing_a_byte(self):
+        harness.require_corpus(self)
         site = Site(self)
         site.start()
         pdfs = sorted(glob.glob(os.path.join(CORPUS, "pdf", "canpesc-cdl", "*.pdf")))

@@ -12,7 +12,7 @@ import zipfile
 import harness
 from ingest_util import HEADER, Installation, csv_row
 
-CORPUS = os.path.join(harness.SOURCE_DIR, "..", "shared", "corpus")
+CORPUS = harness.CORPUS
 INST = "test-college"
 
 
@@ -184,6 +184,7 @@ class HostileInputTest(harness.TestCase):
 
 class PdfManifestTest(harness.TestCase):
     def test_zip_of_third_party_pdfs_is_stored_byte_for_byte(self):
+        harness.require_corpus(self)
         site = Installation(self)
         site.start()
         pdfs = sorted(glob.glob(os.path.join(CORPUS, "pdf", "canpesc-cdl", "*.pdf")))
@@ -217,6 +218,7 @@ class PdfManifestTest(harness.TestCase):
 
 class PescCorpusTest(harness.TestCase):
     def test_every_corpus_transcript(self):
+        harness.require_corpus(self)
         site = Installation(self)
         site.start()
         files = sorted(glob.glob(os.path.join(CORPUS, "pesc-xml", "**", "*.xml"), recursive=True))
