@@ -17,9 +17,11 @@ constexpr const char* kTargetColumns =
 constexpr const char* kTargetJoins =
     " FROM invitations i JOIN students s ON s.id = i.student "
     "JOIN student_emails e ON e.id = i.email ";
-// A usable invitation: its first email went out, it is not finished, its token runs.
+// A usable invitation: its email is going or went out, it is not finished, its token runs.
+// 'pending' counts once the mailer has stored a token (just before handing the email to the
+// relay, ahead of marking it sent): a student may click a delivered link before that mark.
 constexpr const char* kUsable =
-    " i.kind = 'invitation' AND i.state IN ('sent', 'reminded') AND i.expires_at > "
+    " i.kind = 'invitation' AND i.state IN ('pending', 'sent', 'reminded') AND i.expires_at > "
     "$2::timestamptz ";
 
 ActivationTarget ReadTarget(const pqxx::row& row) {
