@@ -21,13 +21,11 @@ const std::string kHash = "$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA";
 
 std::string Token(const std::string& name) { return Sha256Hex("token:" + name); }
 
-class AccountStoreTest : public ::testing::Test {
+class AccountStoreTest : public testing::MigratedStoreTest {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(db_.ok());
-    conn_ = db_.Connect();
-    Result<MigrateOutcome> migrated = Migrate(*conn_);
-    ASSERT_TRUE(migrated.ok()) << migrated.error().ToString();
+    MigratedStoreTest::SetUp();
+    if (HasFatalFailure()) return;
     Exec("INSERT INTO institutions (id) VALUES ('uni'), ('col')");
     Exec(
         "INSERT INTO batches (institution_id, sha256, file_name, format, status) VALUES "
@@ -41,9 +39,6 @@ class AccountStoreTest : public ::testing::Test {
     ana_invitation_ = Invite(ana_, "ana", "2026-12-31T00:00:00Z");
   }
 
-  void Exec(const std::string& sql) { testing::ExecSql(*conn_, sql); }
-  // One number: a count, an id, or the id an INSERT ... RETURNING made.
-  int64_t Count(const std::string& sql) { return testing::SqlNumber(*conn_, sql); }
   std::string Text(const std::string& sql) {
     pqxx::read_transaction txn(Pq(*conn_));
     return txn.exec1(sql)[0].as<std::string>();
@@ -105,8 +100,6 @@ class AccountStoreTest : public ::testing::Test {
     return public_id;
   }
 
-  testing::TestDatabase db_;
-  std::unique_ptr<Store> conn_;
   int64_t ana_ = 0;
   int64_t ana_invitation_ = 0;
 };

@@ -11,13 +11,11 @@
 namespace credd {
 namespace {
 
-class AuditChainTest : public ::testing::Test {
+class AuditChainTest : public testing::MigratedStoreTest {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(db_.ok());
-    conn_ = db_.Connect();
-    Result<MigrateOutcome> migrated = Migrate(*conn_);
-    ASSERT_TRUE(migrated.ok()) << migrated.error().ToString();
+    MigratedStoreTest::SetUp();
+    if (HasFatalFailure()) return;
     // Five events, the third about the college.
     for (int i = 1; i <= 5; ++i) {
       Exec(std::string("INSERT INTO audit_events (actor, institution_id, event, subject, "
@@ -26,12 +24,11 @@ class AuditChainTest : public ::testing::Test {
            "', '{\"n\": " + std::to_string(i) + "}')");
     }
     for (int i = 0; i < 5; ++i) {
-      seq_[i] = testing::SqlNumber(*conn_, "SELECT seq FROM audit_events ORDER BY seq OFFSET " +
-                                               std::to_string(i) + " LIMIT 1");
+      seq_[i] = Count("SELECT seq FROM audit_events ORDER BY seq OFFSET " + std::to_string(i) +
+                      " LIMIT 1");
     }
   }
 
-  void Exec(const std::string& sql) { testing::ExecSql(*conn_, sql); }
   // What a superuser can do: the append-only triggers off, the change, the triggers on.
   void Tamper(const std::string& sql) {
     Exec("ALTER TABLE audit_events DISABLE TRIGGER USER; " + sql +
@@ -58,8 +55,6 @@ class AuditChainTest : public ::testing::Test {
     return report.ok() ? *report : AuditChainReport{};
   }
 
-  testing::TestDatabase db_;
-  std::unique_ptr<Store> conn_;
   int64_t seq_[5] = {};
 };
 
@@ -134,8 +129,7 @@ TEST_F(AuditChainTest, AStudentsHistoryHoldsTheirOwnSubjectsInTheirInstitution) 
   Exec(
       "INSERT INTO batches (institution_id, sha256, file_name, format, status) VALUES "
       "('uni', repeat('a', 64), 'x.csv', 'csv', 'done')");
-  const int64_t credential = testing::SqlNumber(
-      *conn_,
+  const int64_t credential = Count(
       "INSERT INTO credentials (student, batch, kind, credential_key, title, content_sha256) "
       "SELECT s.id, 1, 'diploma', 'diploma:bsc', 'BSc', repeat('1', 64) FROM students s "
       "WHERE s.institution_id = 'uni' AND s.student_id = 'S1' RETURNING id");
