@@ -1,5 +1,6 @@
 #include "daemon/service/daemon.h"
 
+#include <algorithm>
 #include <csignal>
 
 #include "common/file_name.h"
@@ -516,7 +517,9 @@ void Daemon::ResumePausedMail() {
 }
 
 void Daemon::ScheduleHealthCheck() {
-  health_timer_.expires_after(options_.health_interval);
+  health_timer_.expires_after(needs_resume_
+                                  ? std::min(options_.health_interval, options_.resume_interval)
+                                  : options_.health_interval);
   health_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     CheckHealth();

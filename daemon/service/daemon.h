@@ -41,7 +41,10 @@ class Daemon {
   struct Options {
     bool once = false;                         // Process what is there, send what is due, and exit.
     std::chrono::seconds health_interval{30};  // How often the database is checked.
-    int chunk_size = 500;                      // Records per transaction.
+    // How often instead while work waits for the database to come back (an outage, a
+    // restart, a failover to a replica): these are over in seconds.
+    std::chrono::seconds resume_interval{3};
+    int chunk_size = 500;  // Records per transaction.
     // The watchdog stops being fed when the worker or the mail thread has been busy this
     // long without progress (a record, a document, an email), so systemd restarts credd.
     std::chrono::seconds stall_limit{600};

@@ -150,10 +150,11 @@ PG_SERVER = os.path.join(SOURCE_DIR, "scripts", "pg-test-server")
 class OwnedCluster:
     """A PostgreSQL cluster of the test's own (scripts/pg-test-server), to stop, crash and
     start again without disturbing the other tests' server. durable: acknowledged commits
-    survive a crash."""
+    survive a crash. directory: a folder already holding pg/data (e.g. a base backup), to
+    start rather than initialise."""
 
-    def __init__(self, ctx, durable=False):
-        self.dir = make_temp_dir(ctx)
+    def __init__(self, ctx, durable=False, directory=None):
+        self.dir = directory or make_temp_dir(ctx)
         self.env = dict(os.environ, CREDD_PG_DURABLE="1") if durable else dict(os.environ)
         self.start()
         ctx.addCleanup(self.stop)

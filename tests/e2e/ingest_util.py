@@ -1,10 +1,8 @@
 """Helpers for ingestion tests: a running credd on a temp drop root, dropping files the way
 staff do (write under .part, then rename), and reading the reports credd writes."""
 
-import glob
 import json
 import os
-import shutil
 
 import harness
 
@@ -22,13 +20,14 @@ class Installation:
 
     def __init__(self, test, institutions=("test-college",), extra_institution_yaml="",
                  rescan_seconds=1, settle_seconds=1, extra_yaml="", mail_yaml=None,
-                 database_base=None, route=None, drop_root=None):
+                 database_base=None, route=None, drop_root=None, database=None):
         """database_base: the server to create the database on (default: the test server);
+        database: a database the test made itself (conninfo), used instead;
         route(conninfo) -> the conninfo credd and credctl use (e.g. through a proxy);
         drop_root: a folder the test prepared (e.g. a small mounted filesystem)."""
         self.test = test
         self.dir = harness.make_temp_dir(test)
-        self.conninfo = harness.create_database(test, database_base)
+        self.conninfo = database or harness.create_database(test, database_base)
         self.daemon_conninfo = route(self.conninfo) if route else self.conninfo
         self.drop_root = drop_root or os.path.join(self.dir, "drop")
         self.config = os.path.join(self.dir, "credd.yaml")

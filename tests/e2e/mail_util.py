@@ -8,6 +8,7 @@ import os
 import subprocess
 
 import harness
+from ingest_util import Installation, make_signing_key
 
 SERVER = os.path.join(harness.SOURCE_DIR, "tests", "smtp_server.py")
 
@@ -63,3 +64,27 @@ def invitations_yaml(days="[mon, tue, wed, thu, fri, sat, sun]", start="00:00", 
             "      from_name: 'Registrar / Registraire'\n"
             f"      window:\n        days: {days}\n        start: '{start}'\n        end: '{end}'\n"
             "        time_zone: America/Toronto\n" + rate_limits)
+
+
+class MailSite(Installation):
+    """An installation that signs its documents and sends one institution's invitations
+    through the SMTP server on `port`; kwargs go to Installation."""
+
+    def __init__(self, test, port, institution="mail-college", invitations=None, mail_rate_limits="",
+                 **kwargs):
+        keys = harness.make_temp_dir(test)
+        self.key, self.cert, _ = make_signing_key(keys)
+        signing = f"signing:\n  key: '{self.key}'\n  certificate: '{self.cert}'\n"
+        block = (f"  - id: {institution}\n    name_en: Mail College\n    name_fr: Collège Courriel\n" +
+                 (invitations if invitations is not None else invitations_yaml()))
+        super().__init__(test, institutions=(), extra_institution_yaml=block,
+                         extra_yaml=signing + kwargs.pop("extra_yaml", ""),
+                         mail_yaml=smtp_yaml(port, mail_rate_limits), **kwargs)
+
+    def credctl(self, *args):
+        return harness.run([harness.CREDCTL, "--config", self.config, *args])
+
+    def status(self):
+        result = self.credctl("status", "--json")
+        self.test.assertEqual(result.returncode, 0, result.stderr)
+        return json.loads(result.stdout)

@@ -3,7 +3,6 @@ problem's key path in one run."""
 
 import json
 import os
-import shutil
 import unittest
 
 import harness

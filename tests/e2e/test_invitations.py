@@ -11,8 +11,8 @@ import time
 import unittest
 
 import harness
-from ingest_util import HEADER, Installation, make_signing_key
-from mail_util import SmtpServer, free_port, invitations_yaml, parse, smtp_yaml
+from ingest_util import HEADER
+from mail_util import MailSite, SmtpServer, free_port, invitations_yaml, parse
 
 INST = "mail-college"
 TOKEN = re.compile(r"activate\?token=([A-Za-z0-9_-]{43})")
@@ -22,25 +22,6 @@ def row(i, kind="diploma", title="Diploma in Nursing", locale="en", personal="",
     given = given if given is not None else f"Given{i}"
     return (f"S{i:07d},Family{i},{given},student{i}@college.example,{personal},{locale},"
             f"{kind},{title},Program,2024-06-14\n")
-
-
-class MailSite(Installation):
-    def __init__(self, test, port, invitations=None, mail_rate_limits=""):
-        keys = harness.make_temp_dir(test)
-        self.key, self.cert, _ = make_signing_key(keys)
-        signing = f"signing:\n  key: '{self.key}'\n  certificate: '{self.cert}'\n"
-        institution = (f"  - id: {INST}\n    name_en: Mail College\n    name_fr: Collège Courriel\n" +
-                       (invitations if invitations is not None else invitations_yaml()))
-        super().__init__(test, institutions=(), extra_institution_yaml=institution, extra_yaml=signing,
-                         mail_yaml=smtp_yaml(port, mail_rate_limits))
-
-    def credctl(self, *args):
-        return harness.run([harness.CREDCTL, "--config", self.config, *args])
-
-    def status(self):
-        result = self.credctl("status", "--json")
-        self.test.assertEqual(result.returncode, 0, result.stderr)
-        return json.loads(result.stdout)
 
 
 class InvitationTest(harness.TestCase):
