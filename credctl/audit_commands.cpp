@@ -1,5 +1,4 @@
 // credctl audit: checks the audit chain (and its last anchor), and records anchors.
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -12,15 +11,17 @@ namespace credd::ctl {
 
 namespace {
 
-// The last anchor of the file; an error when the file cannot be read or holds none.
-Result<AuditAnchor> ReadAnchor(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return MakeError(ErrorCode::kNoInput, "cannot read the anchors file", path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::optional<AuditAnchor> anchor = LastAnchor(text.str());
-  if (!anchor) return MakeError(ErrorCode::kData, "holds no anchor line", path);
-  return *anchor;
+// The anchor to check: the last of --anchors FILE (which must hold one), else of the
+// config's audit.anchors_file when it exists (before credd took its first anchor, none).
+Result<std::optional<AuditAnchor>> AnchorToCheck(const AuditOptions& options, const Config& config,
+                                                 std::string* path) {
+  *path = options.anchors.empty() ? config.audit.anchors_file : options.anchors;
+  if (path->empty()) return std::optional<AuditAnchor>();
+  Result<std::optional<AuditAnchor>> read = ReadAnchorsFile(*path);
+  if (read && !read->has_value() && !options.anchors.empty()) {
+    return MakeError(ErrorCode::kNoInput, "cannot read the anchors file: no such file", *path);
+  }
+  return read;
 }
 
 nlohmann::json BreakJson(const AuditBreak& b) {
@@ -35,14 +36,12 @@ nlohmann::json BreakJson(const AuditBreak& b) {
 
 int AuditVerifyCommand(const GlobalOptions& global, const AuditOptions& options, Logger& log,
                        std::ostream& out, std::ostream& err) {
-  std::optional<AuditAnchor> anchor;
-  if (!options.anchors.empty()) {
-    Result<AuditAnchor> read = ReadAnchor(options.anchors);
-    if (!read) return Fail(read.error(), err);
-    anchor = *read;
-  }
   auto c = OpenSession(global, log, err);
   if (!c) return Fail(c.error(), err);
+  std::string anchors_path;
+  Result<std::optional<AuditAnchor>> to_check = AnchorToCheck(options, c->config, &anchors_path);
+  if (!to_check) return Fail(to_check.error(), err);
+  const std::optional<AuditAnchor> anchor = to_check.value();
   if (!options.institution.empty() && !c->config.FindInstitution(options.institution)) {
     return Fail(
         MakeError(ErrorCode::kUsage, "no such institution in the config", options.institution),
@@ -59,16 +58,23 @@ int AuditVerifyCommand(const GlobalOptions& global, const AuditOptions& options,
                           {"head", {{"seq", report->head.seq}, {"hash", report->head.hash}}},
                           {"institution", options.institution},
                           {"breaks", breaks}};
-    doc["anchor"] =
-        anchor ? nlohmann::json{{"at", anchor->at}, {"seq", anchor->seq}, {"hash", anchor->hash}}
-               : nlohmann::json(nullptr);
+    doc["anchor"] = anchor ? nlohmann::json{{"at", anchor->at},
+                                            {"seq", anchor->seq},
+                                            {"hash", anchor->hash},
+                                            {"file", anchors_path}}
+                           : nlohmann::json(nullptr);
     out << doc.dump(2) << "\n";
   } else {
     out << "audit chain: " << report->events << " events, head " << report->head.seq << " "
         << report->head.hash << "\n";
-    out << (anchor ? "anchor: event " + std::to_string(anchor->seq) + " taken " + anchor->at
-                   : std::string("anchor: none checked (--anchors FILE checks one)"))
-        << "\n";
+    if (anchor) {
+      out << "anchor: event " << anchor->seq << " taken " << anchor->at << " (" << anchors_path
+          << ")\n";
+    } else if (!anchors_path.empty()) {
+      out << "anchor: none taken yet in " << anchors_path << "\n";
+    } else {
+      out << "anchor: none checked (no audit.anchors_file; --anchors FILE checks one)\n";
+    }
     for (const AuditBreak& b : report->breaks) {
       out << "broken: event " << b.seq
           << (b.event.empty()
@@ -125,18 +131,13 @@ int AuditAnchorCommand(const GlobalOptions& global, const AuditOptions& options,
   if (!c) return Fail(c.error(), err);
   Result<AuditAnchor> head = AuditHead(*c->conn);
   if (!head) return Fail(head.error(), err);
-  const std::string line = AnchorLine(*head);
-  if (!options.anchors.empty()) {
-    std::ofstream file(options.anchors, std::ios::app | std::ios::binary);
-    file << line << "\n";
-    file.flush();
-    if (!file) {
-      return Fail(MakeError(ErrorCode::kIo, "cannot append to the anchors file", options.anchors),
-                  err);
-    }
+  const std::string path = options.anchors.empty() ? c->config.audit.anchors_file : options.anchors;
+  if (!path.empty()) {
+    if (Status s = AppendAnchor(path, *head); !s) return Fail(s.error(), err);
   }
-  log.Info("audit.anchor", {{"seq", std::to_string(head->seq)}, {"hash", head->hash}});
-  out << line << "\n";
+  log.Info("audit.anchor",
+           {{"seq", std::to_string(head->seq)}, {"hash", head->hash}, {"file", path}});
+  out << AnchorLine(*head) << "\n";
   return kExitOk;
 }
 

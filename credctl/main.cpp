@@ -116,8 +116,9 @@ int main(int argc, char** argv) {
       "verify", "walk the hash chain (exit 0 whole, 65 naming the first broken event)");
   audit_verify->add_option("--institution", audit_options.institution,
                            "report only this institution's breaks");
-  audit_verify->add_option("--anchors", audit_options.anchors,
-                           "check against the last anchor line of FILE");
+  audit_verify->add_option(
+      "--anchors", audit_options.anchors,
+      "check against the last anchor line of FILE (default: audit.anchors_file)");
   audit_verify->add_flag("--json", global.json, "print one JSON document");
   auto* audit_show = audit->add_subcommand(
       "show", "a student's history: them, their documents, invitations and shares");
@@ -126,7 +127,8 @@ int main(int argc, char** argv) {
   audit_show->add_flag("--json", global.json, "print one JSON document");
   auto* audit_anchor = audit->add_subcommand(
       "anchor", "print the chain's head as an anchor line, to keep outside the database");
-  audit_anchor->add_option("--anchors", audit_options.anchors, "also append it to FILE");
+  audit_anchor->add_option("--anchors", audit_options.anchors,
+                           "also append it to FILE (default: audit.anchors_file)");
 
   credd::ctl::StaffOptions staff_options;
   auto* staff = app.add_subcommand("staff", "the members of staff who use the desk (/desk)");

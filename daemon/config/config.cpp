@@ -476,6 +476,10 @@ void ReadRoot(YamlMap& root, Config* config) {
   root.Map("http", [&](YamlMap& reader) { ReadHttp(reader, &config->http); });
   root.Map("accounts", [&](YamlMap& reader) { ReadAccounts(reader, &config->accounts); });
   root.Map("staff", [&](YamlMap& reader) { ReadStaff(reader, &config->staff); });
+  root.Map("audit", [&](YamlMap& reader) {
+    reader.String("anchors_file", &config->audit.anchors_file);
+    reader.Int("anchor_hours", &config->audit.anchor_hours, 1, 168);
+  });
 
   // Remembers the first index of each id, so a duplicate can name the one it repeats.
   std::map<std::string, std::size_t> first_index;
@@ -526,6 +530,7 @@ void ResolvePaths(const std::string& base_dir, Config* config) {
   ResolvePath(base, &config->signing.passphrase.file);
   ResolvePath(base, &config->templates_dir);
   ResolvePath(base, &config->signing.pin.file);
+  ResolvePath(base, &config->audit.anchors_file);
   for (InstitutionConfig& institution : config->institutions) {
     ResolvePath(base, &institution.drop_dir);
     ResolvePath(base, &institution.logo);

@@ -221,6 +221,14 @@ struct StaffConfig {
   bool operator==(const StaffConfig&) const = default;
 };
 
+// The audit chain's anchors: its head recorded outside the database (docs/operations.md).
+struct AuditConfig {
+  // File credd appends an anchor line to; empty = the line is only logged.
+  std::string anchors_file;
+  int anchor_hours = 24;  // How often an anchor is taken, 1-168.
+  bool operator==(const AuditConfig&) const = default;
+};
+
 struct Config {
   std::string source_path;               // The file this was loaded from (not a YAML key).
   DatabaseConfig database;               // Where state lives.
@@ -235,6 +243,7 @@ struct Config {
   HttpConfig http;            // HTTP endpoints.
   AccountsConfig accounts;    // Student accounts and sharing.
   StaffConfig staff;          // The staff desk.
+  AuditConfig audit;          // The audit chain's anchors.
   std::vector<InstitutionConfig> institutions;  // At least one.
 
   // The institution's drop folder (drop_dir, or drop_root/<id>).
@@ -268,7 +277,7 @@ bool NeedsRestart(std::string_view key_path);
 // so the daemon behaves the same whatever folder it starts in: database.embedded.data_dir,
 // database.embedded.bin_dir, database.password_file, drop_root, mail.maildir (also its
 // default "mail"), mail.smtp.password_file, mail.smtp.ca_file, signing.key (unless it
-// starts with "pkcs11:"), signing.certificate, http.admin_token_file and
+// starts with "pkcs11:"), signing.certificate, http.admin_token_file, audit.anchors_file and
 // institutions[].drop_dir. The returned Config holds only absolute paths for these.
 Result<Config> ParseConfig(const std::string& yaml_text, const std::string& base_dir,
                            std::vector<ConfigProblem>* problems);

@@ -142,6 +142,8 @@ TEST(ConfigTest, ExampleConfigLoadsWithoutProblems) {
   EXPECT_EQ(config->mail.maildir, "/var/lib/credd/mail");
   EXPECT_EQ(config->mail.smtp.port, 587);
   EXPECT_EQ(config->http.listen, "127.0.0.1:8480");
+  EXPECT_EQ(config->audit.anchors_file, "/var/lib/credd/audit-anchors");
+  EXPECT_EQ(config->audit.anchor_hours, 24);
   ASSERT_EQ(config->institutions.size(), 1u);
   const InstitutionConfig& institution = config->institutions[0];
   EXPECT_EQ(institution.id, "example-college");
@@ -251,6 +253,8 @@ TEST(ConfigTest, EachBadValueIsOneProblemWithItsPath) {
        "mail.rate_limits[0].messages", "must be between 1 and 1000000, got 10000000", 7},
       {"workers", Top("issuing:\n  workers: -1\n"), "issuing.workers",
        "must be between 0 and 256, got -1", 6},
+      {"anchor hours", Top("audit:\n  anchor_hours: 0\n"), "audit.anchor_hours",
+       "must be between 1 and 168, got 0", 6},
       {"connect timeout",
        "database:\n  connect_timeout_seconds: 9999\n  embedded:\n    data_dir: pg\n"
        "drop_root: d\ninstitutions:\n  - id: c\n",
@@ -386,6 +390,8 @@ TEST(ConfigTest, GoodValuesAreAccepted) {
             (std::vector<std::string>{"csv", "pesc", "pdf-manifest"}));
   EXPECT_EQ(config->institutions[0].csv.delimiter, ",");
   EXPECT_EQ(config->database.connect_timeout_seconds, 10);
+  EXPECT_EQ(config->audit.anchors_file, "");
+  EXPECT_EQ(config->audit.anchor_hours, 24);
 
   const std::string tab = InInst(
       "    csv:\n      delimiter: \"\\t\"\n      encoding: windows-1252\n"
@@ -460,6 +466,7 @@ TEST(ConfigTest, RelativePathsResolveAgainstTheConfigFolder) {
       "mail:\n  maildir: ../mail\n  smtp:\n    ca_file: ca.pem\n    password_file: /abs/smtp\n"
       "signing:\n  key: 'pkcs11:token=credd;object=signing'\n  certificate: keys/./signing.crt\n"
       "http:\n  admin_token_file: token\n"
+      "audit:\n  anchors_file: ../state/audit-anchors\n  anchor_hours: 6\n"
       "institutions:\n  - id: a\n    drop_dir: shares/a\n  - id: b\n";
   std::vector<ConfigProblem> problems;
   const Result<Config> config = ParseConfig(yaml, "/srv/credd/etc", &problems);
@@ -472,6 +479,8 @@ TEST(ConfigTest, RelativePathsResolveAgainstTheConfigFolder) {
   EXPECT_EQ(config->signing.key, "pkcs11:token=credd;object=signing");
   EXPECT_EQ(config->signing.certificate, "/srv/credd/etc/keys/signing.crt");
   EXPECT_EQ(config->http.admin_token.file, "/srv/credd/etc/token");
+  EXPECT_EQ(config->audit.anchors_file, "/srv/credd/state/audit-anchors");
+  EXPECT_EQ(config->audit.anchor_hours, 6);
   EXPECT_EQ(config->DropDirFor(config->institutions[0]), "/srv/credd/etc/shares/a");
   EXPECT_EQ(config->DropDirFor(config->institutions[1]), "/srv/credd/etc/drop/b");
 }
@@ -734,6 +743,7 @@ TEST(ConfigTest, RestartOnlyKeysCoverTheirFormsAndSections) {
   EXPECT_FALSE(NeedsRestart("drop_root_extra"));
   EXPECT_FALSE(NeedsRestart("mail.smtp.port"));
   EXPECT_FALSE(NeedsRestart("issuing.workers"));
+  EXPECT_FALSE(NeedsRestart("audit.anchors_file"));
   EXPECT_FALSE(NeedsRestart("institutions.csv.encoding"));
   // Each rule's keep() really puts the running value back.
   Config running;

@@ -42,6 +42,8 @@ Daemon::Daemon(boost::asio::io_context& io, Config config, ConfigLoader loader,
       signals_(io, SIGTERM, SIGINT, SIGHUP),
       health_timer_(io),
       watchdog_timer_(io),
+      anchor_timer_(io),
+      anchors_(database, log, SystemClock()),
       intake_(database, log,
               MakeProcessOptions(options.chunk_size, &stop_, &worker_heartbeat_, options.metrics)),
       watcher_(io, log,
@@ -310,6 +312,7 @@ int Daemon::RunOnce() {
       status = s.error().ExitCode();
     }
   }
+  anchors_.TakeIfDue(config_.audit);
   // Send what is due now (inside the sending windows and limits), then leave.
   auto sent = (*mailer)->RunOnce(config_);
   if (!sent) {
@@ -391,6 +394,7 @@ int Daemon::Run() {
   });
   ScheduleHealthCheck();
   ScheduleWatchdog();
+  ScheduleAnchor(std::chrono::seconds(0));
   notifier_.Ready(StatusLine());
   io_.run();
   StopWorker();
@@ -417,6 +421,7 @@ void Daemon::Stop(const std::string& reason) {
   signals_.cancel(ignored);
   health_timer_.cancel();
   watchdog_timer_.cancel();
+  anchor_timer_.cancel();
   watcher_.Stop();
   stop_ = true;
   // Stages finish the record in hand through their own completion handlers; stopping the
@@ -480,6 +485,7 @@ Result<Daemon::Reloaded> Daemon::PrepareReload(const Config& next) {
 
 void Daemon::ApplyReload(Config next, Reloaded parts) {
   // Swap in the new config and its parts: documents now, the mailer between mail rounds.
+  const bool audit_changed = next.audit != config_.audit;
   config_ = std::move(next);
   UseDocuments(std::move(parts.documents));
   ResumePausedMail();
@@ -500,6 +506,8 @@ void Daemon::ApplyReload(Config next, Reloaded parts) {
   watcher_.SetTimings(std::chrono::seconds(config_.rescan_seconds),
                       std::chrono::seconds(config_.settle_seconds));
   watcher_.RescanNow();
+  // A new anchors file or interval: look now whether an anchor is due by it.
+  if (audit_changed) ScheduleAnchor(std::chrono::seconds(0));
   log_.SetLevel(config_.log_level);
   ++reloads_;
   log_.Info("config.reloaded", {{"institutions", std::to_string(config_.institutions.size())},
@@ -514,6 +522,14 @@ void Daemon::ResumePausedMail() {
     auto cleared = ClearCondition(**conn, institution.id, ConditionKind::kMailPaused);
     if (cleared && *cleared) log_.Info("mail.resumed", {{"institution", institution.id}});
   }
+}
+
+void Daemon::ScheduleAnchor(std::chrono::seconds after) {
+  anchor_timer_.expires_after(after);  // Cancels a wait already scheduled.
+  anchor_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    ScheduleAnchor(anchors_.TakeIfDue(config_.audit));
+  });
 }
 
 void Daemon::ScheduleHealthCheck() {

@@ -30,6 +30,7 @@
 #include "daemon/pipeline/document_issuer.h"
 #include "daemon/pipeline/file_intake.h"
 #include "daemon/pipeline/signing_setup.h"
+#include "daemon/service/audit_anchors.h"
 #include "daemon/service/systemd_notifier.h"
 #include "daemon/store/database.h"
 #include "daemon/watch/drop_watcher.h"
@@ -99,6 +100,8 @@ class Daemon {
   void ResumePausedMail();
   void ScheduleHealthCheck();
   void CheckHealth();
+  // The audit anchor, taken when due (AnchorKeeper), then again when the next is due.
+  void ScheduleAnchor(std::chrono::seconds after);
   void ScheduleWatchdog();
   void Stop(const std::string& reason);
   std::string StatusLine() const;
@@ -142,6 +145,8 @@ class Daemon {
   boost::asio::signal_set signals_;
   boost::asio::steady_timer health_timer_;
   boost::asio::steady_timer watchdog_timer_;
+  boost::asio::steady_timer anchor_timer_;
+  AnchorKeeper anchors_;  // Main thread only (and RunOnce).
   // The worker: imports files one at a time with its own io_context.
   boost::asio::io_context worker_io_;
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>

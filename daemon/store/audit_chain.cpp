@@ -1,9 +1,16 @@
 // The audit chain's check; see audit_chain.h.
 #include "daemon/store/audit_chain.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
 #include <sstream>
 
+#include "common/posix_error.h"
 #include "common/time_format.h"
+#include "common/unique_fd.h"
 #include "daemon/store/internal/pq.h"
 
 namespace credd {
@@ -178,6 +185,38 @@ std::optional<AuditAnchor> LastAnchor(const std::string& text) {
     if (seq && anchor.hash.size() == 64) last = anchor;
   }
   return last;
+}
+
+Result<std::optional<AuditAnchor>> ReadAnchorsFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int error = errno;
+    if (error == ENOENT) return std::optional<AuditAnchor>();
+    return PosixError(ErrorCode::kNoInput, "cannot read the anchors file", error, path);
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::optional<AuditAnchor> anchor = LastAnchor(text.str());
+  if (!anchor) return MakeError(ErrorCode::kData, "holds no anchor line", path);
+  return anchor;
+}
+
+Status AppendAnchor(const std::string& path, const AuditAnchor& anchor) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640));
+  if (!fd.valid()) {
+    return PosixError(ErrorCode::kIo, "cannot append to the anchors file", errno, path);
+  }
+  // One write of one line: appends from several processes never interleave within it.
+  const std::string line = AnchorLine(anchor) + "\n";
+  const ssize_t written = ::write(fd.get(), line.data(), line.size());
+  if (written != static_cast<ssize_t>(line.size())) {
+    return PosixError(ErrorCode::kIo, "cannot append to the anchors file",
+                      written < 0 ? errno : EIO, path);
+  }
+  if (::fsync(fd.get()) != 0) {
+    return PosixError(ErrorCode::kIo, "cannot sync the anchors file", errno, path);
+  }
+  return Status::Ok();
 }
 
 }  // namespace credd

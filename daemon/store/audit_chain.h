@@ -72,4 +72,11 @@ Result<std::vector<AuditEntry>> StudentAuditHistory(Store& store, const std::str
 std::string AnchorLine(const AuditAnchor& anchor);
 std::optional<AuditAnchor> LastAnchor(const std::string& text);
 
+// The anchors file. Reading: its last anchor; nullopt when the file does not exist (none
+// taken yet); kNoInput when it cannot be read, kData when it holds no anchor line (an
+// emptied file is a finding, not a fresh start). Appending: the anchor's line, the file
+// made 0640 when missing, synced to disk before it returns; kIo naming the file otherwise.
+Result<std::optional<AuditAnchor>> ReadAnchorsFile(const std::string& path);
+Status AppendAnchor(const std::string& path, const AuditAnchor& anchor);
+
 }  // namespace credd

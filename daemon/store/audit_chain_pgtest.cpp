@@ -3,6 +3,9 @@
 // the chain itself; the last two leave a consistent chain that only an anchor taken before
 // them can catch.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "daemon/store/audit_chain.h"
 #include "daemon/store/migrations.h"
@@ -167,6 +170,44 @@ TEST(AuditAnchorTest, TheLastGoodLineIsTheAnchor) {
   EXPECT_EQ(last->at, b.at);
   EXPECT_EQ(last->events, 39);
   EXPECT_FALSE(LastAnchor("").has_value());
+}
+
+TEST(AuditAnchorTest, TheAnchorsFileIsAppendedAndItsLastLineRead) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("credd-anchors-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "audit-anchors").string();
+  Result<std::optional<AuditAnchor>> none = ReadAnchorsFile(path);
+  ASSERT_TRUE(none.ok()) << none.error().ToString();
+  EXPECT_FALSE(none->has_value()) << "no file yet: none taken";
+
+  const AuditAnchor a{"2026-12-01T00:00:00Z", 12, std::string(64, 'a'), 12};
+  const AuditAnchor b{"2026-12-02T00:00:00Z", 40, std::string(64, 'b'), 39};
+  ASSERT_TRUE(AppendAnchor(path, a).ok());
+  ASSERT_TRUE(AppendAnchor(path, b).ok());
+  EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                std::filesystem::perms::group_read)
+      << "0640: the anchors are credd's and its group's";
+  Result<std::optional<AuditAnchor>> last = ReadAnchorsFile(path);
+  ASSERT_TRUE(last.ok() && last->has_value());
+  EXPECT_EQ((*last)->seq, 40);
+  EXPECT_EQ((*last)->hash, b.hash);
+
+  // An emptied file is a finding, not a fresh start; a folder in its place cannot be read.
+  std::filesystem::resize_file(path, 0);
+  Result<std::optional<AuditAnchor>> emptied = ReadAnchorsFile(path);
+  ASSERT_FALSE(emptied.ok());
+  EXPECT_EQ(emptied.error().code, ErrorCode::kData);
+  EXPECT_EQ(emptied.error().where, path);
+  const std::string folder = (dir / "a-folder").string();
+  std::filesystem::create_directories(folder);
+  Status appended = AppendAnchor(folder, a);
+  ASSERT_FALSE(appended.ok());
+  EXPECT_EQ(appended.error().code, ErrorCode::kIo);
+  EXPECT_EQ(appended.error().where, folder);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@ the last two only through the anchor taken before."""
 
 import json
 import os
+import signal
+import time
 import unittest
 
 import harness
@@ -123,6 +125,63 @@ class AuditTest(harness.TestCase):
         result = self.credctl("audit", "verify", "--anchors", empty)
         self.assertEqual(result.returncode, 65)
         self.assertIn("holds no anchor line", result.stderr)
+
+
+
+class DaemonAnchorTest(harness.TestCase):
+    """credd takes the anchor itself: at start, then every audit.anchor_hours, into the log
+    and audit.anchors_file, which credctl audit verify then checks without being told."""
+
+    def anchor_lines(self, path):
+        if not os.path.exists(path):
+            return []
+        with open(path, encoding="utf-8") as f:
+            return [line.rstrip("\n") for line in f if line.startswith("credd-audit-anchor ")]
+
+    def test_credd_anchors_at_start_then_when_due_and_verify_uses_the_file(self):
+        site = Installation(self, extra_yaml="audit:\n  anchors_file: state/audit-anchors\n  anchor_hours: 24\n")
+        path = os.path.join(site.dir, "state", "audit-anchors")
+        os.makedirs(os.path.dirname(path))
+        source = os.path.join(site.dir, "batch.csv")
+        with open(source, "w", encoding="utf-8") as f:
+            f.write(HEADER + "".join(csv_row(i) for i in range(1, 4)))
+        ctl = [harness.CREDCTL, "--config", site.config]
+        self.assertEqual(harness.run([*ctl, "import", "--institution", INST, source]).returncode, 0)
+
+        daemon = site.start()
+        line = harness.wait_for(lambda: self.anchor_lines(path), 60, what=f"an anchor in {path}")
+        self.assertEqual(len(line), 1, daemon.log())
+        self.assertIn(line[0], daemon.log(), "the log holds the same anchor line")
+        head = site.sql("SELECT max(seq) FROM audit_events")
+        self.assertIn(f" seq={head} ", line[0] + " ")
+        verified = harness.run([*ctl, "audit", "verify", "--json"])
+        self.assertEqual(verified.returncode, 0, verified.stderr)
+        report = json.loads(verified.stdout)
+        self.assertEqual((report["anchor"]["seq"], report["anchor"]["file"]), (int(head), path))
+
+        # A restart within the day takes none: the file's last change says when the last was.
+        daemon.signal(signal.SIGTERM)
+        self.assertEqual(daemon.wait(60), 0)
+        again = site.start(log_path=site.config + ".2.log")
+        again.wait_log("event=audit.anchor_next")
+        self.assertEqual(len(self.anchor_lines(path)), 1)
+        again.signal(signal.SIGTERM)
+        self.assertEqual(again.wait(60), 0)
+        # A day later (the file aged by a day), credd --once takes the next one.
+        aged = time.time() - 25 * 3600
+        os.utime(path, (aged, aged))
+        once = harness.run([harness.CREDD, "--config", site.config, "--once"])
+        self.assertEqual(once.returncode, 0, once.stdout + once.stderr)
+        self.assertEqual(len(self.anchor_lines(path)), 2)
+
+        # The history cut after the anchor: verify, told nothing, names the anchored event.
+        anchored = int(self.anchor_lines(path)[-1].split(" seq=")[1].split()[0])
+        site.sql("ALTER TABLE audit_events DISABLE TRIGGER USER; "
+                 f"DELETE FROM audit_events WHERE seq >= {anchored}; "
+                 "ALTER TABLE audit_events ENABLE TRIGGER USER")
+        cut = harness.run([*ctl, "audit", "verify"])
+        self.assertEqual(cut.returncode, 65, cut.stdout)
+        self.assertIn(f"broken: event {anchored}", cut.stdout)
 
 
 if __name__ == "__main__":
