@@ -20,9 +20,10 @@ class Installation:
 
     def __init__(self, test, institutions=("test-college",), extra_institution_yaml="",
                  rescan_seconds=1, settle_seconds=1, extra_yaml="", mail_yaml=None,
-                 database_base=None, route=None, drop_root=None, database=None):
+                 database_base=None, route=None, drop_root=None, database=None, migrate=True):
         """database_base: the server to create the database on (default: the test server);
         database: a database the test made itself (conninfo), used instead;
+        migrate: False leaves the database empty (e.g. for another release's credctl);
         route(conninfo) -> the conninfo credd and credctl use (e.g. through a proxy);
         drop_root: a folder the test prepared (e.g. a small mounted filesystem)."""
         self.test = test
@@ -37,7 +38,8 @@ class Installation:
         if extra_institution_yaml:
             with open(self.config, "a", encoding="utf-8") as f:
                 f.write(extra_institution_yaml)
-        self.migrate()
+        if migrate:
+            self.migrate()
         self.daemon = None
 
     def migrate(self):
