@@ -40,6 +40,18 @@ std::chrono::seconds AnchorKeeper::TakeIfDue(const AuditConfig& config) {
                {{"error", error.ToString()}, {"retry_seconds", std::to_string(kRetry.count())}});
     return kRetry;
   };
+  if (!config.anchors_file.empty()) {
+    // An emptied (or unreadable) file is a finding: appending would make it look whole
+    // again. A file this process wrote that is gone is said loudly, then started again (the
+    // log holds every anchor, and the off-host copy the older ones).
+    Result<std::optional<AuditAnchor>> current = ReadAnchorsFile(config.anchors_file);
+    if (!current) return fail(current.error());
+    if (!current->has_value() && appended_) {
+      log_.Error("audit.anchors_file_missing",
+                 {{"file", config.anchors_file},
+                  {"action", "starting it again; compare the log and the off-host copy"}});
+    }
+  }
   Result<std::unique_ptr<Store>> store = database_.Connect();
   if (!store) return fail(store.error());
   Result<AuditAnchor> head = AuditHead(**store);
@@ -51,6 +63,7 @@ std::chrono::seconds AnchorKeeper::TakeIfDue(const AuditConfig& config) {
                              {"line", AnchorLine(*head)}});
   if (!config.anchors_file.empty()) {
     if (Status s = AppendAnchor(config.anchors_file, *head); !s) return fail(s.error());
+    appended_ = true;
   }
   last_taken_ = now;
   return interval;

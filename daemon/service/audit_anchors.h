@@ -23,7 +23,8 @@ class AnchorKeeper {
   // Takes an anchor when the last one is anchor_hours old or more (the file's last change;
   // without a file, the last this process took, so a start always takes one), and returns
   // how long until the next is due. A failure (database, file) is logged and tried again in
-  // five minutes.
+  // five minutes; so is a file that holds no anchor line (emptied): credd never appends to
+  // it, since that would make a removed history look whole.
   std::chrono::seconds TakeIfDue(const AuditConfig& config);
 
  private:
@@ -31,6 +32,7 @@ class AnchorKeeper {
   Logger& log_;
   const Clock& clock_;
   std::optional<Clock::WallTime> last_taken_;  // By this process, when there is no file.
+  bool appended_ = false;                      // This process has written to the file.
 };
 
 }  // namespace credd

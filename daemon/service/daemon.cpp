@@ -206,7 +206,7 @@ void Daemon::RunGuarded(const char* what, const std::function<void()>& work) {
     work();
   } catch (const std::exception& e) {
     log_.Error("intake.bug", {{"during", what}, {"error", e.what()}, {"action", "continuing"}});
-    needs_resume_ = true;
+    NeedResume();
   }
 }
 
@@ -250,7 +250,7 @@ void Daemon::OnFileReady(const std::string& institution_id, const std::string& n
           log_.Error("intake.error", {{"institution", institution_id},
                                       {"file", NameAsText(name)},
                                       {"error", s.error().ToString()}});
-          needs_resume_ = true;
+          NeedResume();
         }
       }
     });
@@ -268,7 +268,7 @@ void Daemon::PostTakeAll() {
         if (Status s = intake_.TakeAllIncoming(*config, institution); !s) {
           log_.Error("intake.error",
                      {{"institution", institution.id}, {"error", s.error().ToString()}});
-          needs_resume_ = true;
+          NeedResume();
         }
       }
     });
@@ -287,7 +287,7 @@ void Daemon::PostResume() {
         if (!s) {
           log_.Error("intake.resume_failed",
                      {{"institution", institution.id}, {"error", s.error().ToString()}});
-          needs_resume_ = true;
+          NeedResume();
         }
       }
     });
@@ -529,6 +529,17 @@ void Daemon::ScheduleAnchor(std::chrono::seconds after) {
   anchor_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     ScheduleAnchor(anchors_.TakeIfDue(config_.audit));
+  });
+}
+
+void Daemon::NeedResume() {
+  needs_resume_ = true;
+  // The health check may be armed for the long interval: bring it forward, so work left
+  // waiting by an outage or a failover resumes within resume_interval of the database
+  // answering again. On the main thread, which owns the timer.
+  boost::asio::post(io_, [this] {
+    const auto soon = boost::asio::steady_timer::clock_type::now() + options_.resume_interval;
+    if (health_timer_.expiry() > soon && !stop_) ScheduleHealthCheck();
   });
 }
 

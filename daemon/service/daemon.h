@@ -100,6 +100,9 @@ class Daemon {
   void ResumePausedMail();
   void ScheduleHealthCheck();
   void CheckHealth();
+  // Work waits for the database (any thread): checks it every resume_interval until it
+  // answers, starting now rather than at the next long interval.
+  void NeedResume();
   // The audit anchor, taken when due (AnchorKeeper), then again when the next is due.
   void ScheduleAnchor(std::chrono::seconds after);
   void ScheduleWatchdog();

@@ -2,11 +2,14 @@
 #include "daemon/store/audit_chain.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 #include "common/posix_error.h"
 #include "common/time_format.h"
@@ -188,12 +191,16 @@ std::optional<AuditAnchor> LastAnchor(const std::string& text) {
 }
 
 Result<std::optional<AuditAnchor>> ReadAnchorsFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int error = errno;
-    if (error == ENOENT) return std::optional<AuditAnchor>();
-    return PosixError(ErrorCode::kNoInput, "cannot read the anchors file", error, path);
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (status.type() == std::filesystem::file_type::not_found) return std::optional<AuditAnchor>();
+  if (error)
+    return MakeError(ErrorCode::kNoInput, "cannot read the anchors file: " + error.message(), path);
+  if (!std::filesystem::is_regular_file(status)) {
+    return MakeError(ErrorCode::kNoInput, "the anchors file is not a regular file", path);
   }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return MakeError(ErrorCode::kNoInput, "cannot read the anchors file", path);
   std::ostringstream text;
   text << in.rdbuf();
   std::optional<AuditAnchor> anchor = LastAnchor(text.str());
@@ -202,12 +209,20 @@ Result<std::optional<AuditAnchor>> ReadAnchorsFile(const std::string& path) {
 }
 
 Status AppendAnchor(const std::string& path, const AuditAnchor& anchor) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640));
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640));
   if (!fd.valid()) {
     return PosixError(ErrorCode::kIo, "cannot append to the anchors file", errno, path);
   }
-  // One write of one line: appends from several processes never interleave within it.
-  const std::string line = AnchorLine(anchor) + "\n";
+  // A line torn by an earlier failed write is ended first, so this one stands alone.
+  std::string line = AnchorLine(anchor) + "\n";
+  struct stat st {};
+  char last = '\n';
+  if (::fstat(fd.get(), &st) == 0 && st.st_size > 0 &&
+      ::pread(fd.get(), &last, 1, st.st_size - 1) == 1 && last != '\n') {
+    line.insert(line.begin(), '\n');
+  }
+  // One write of one line: appends from several processes on a local filesystem never
+  // interleave within it.
   const ssize_t written = ::write(fd.get(), line.data(), line.size());
   if (written != static_cast<ssize_t>(line.size())) {
     return PosixError(ErrorCode::kIo, "cannot append to the anchors file",

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "daemon/store/audit_chain.h"
 #include "daemon/store/migrations.h"
@@ -203,10 +204,31 @@ TEST(AuditAnchorTest, TheAnchorsFileIsAppendedAndItsLastLineRead) {
   EXPECT_EQ(emptied.error().where, path);
   const std::string folder = (dir / "a-folder").string();
   std::filesystem::create_directories(folder);
+  Result<std::optional<AuditAnchor>> read_folder = ReadAnchorsFile(folder);
+  ASSERT_FALSE(read_folder.ok());
+  EXPECT_EQ(read_folder.error().code, ErrorCode::kNoInput);
   Status appended = AppendAnchor(folder, a);
   ASSERT_FALSE(appended.ok());
   EXPECT_EQ(appended.error().code, ErrorCode::kIo);
   EXPECT_EQ(appended.error().where, folder);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(AuditAnchorTest, ALineTornByAFailedWriteIsEndedBeforeTheNext) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("credd-torn-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "audit-anchors").string();
+  {
+    std::ofstream torn(path, std::ios::binary);
+    torn << "credd-audit-anchor at=2026-12-01T00:00:00Z seq=1";  // No end of line.
+  }
+  const AuditAnchor b{"2026-12-02T00:00:00Z", 40, std::string(64, 'b'), 39};
+  ASSERT_TRUE(AppendAnchor(path, b).ok());
+  Result<std::optional<AuditAnchor>> last = ReadAnchorsFile(path);
+  ASSERT_TRUE(last.ok() && last->has_value()) << "the new line stands alone";
+  EXPECT_EQ((*last)->seq, 40);
   std::filesystem::remove_all(dir);
 }
 

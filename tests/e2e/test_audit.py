@@ -174,6 +174,17 @@ class DaemonAnchorTest(harness.TestCase):
         self.assertEqual(once.returncode, 0, once.stdout + once.stderr)
         self.assertEqual(len(self.anchor_lines(path)), 2)
 
+        # An emptied file is a finding: credd says so and never appends to it.
+        lines = self.anchor_lines(path)
+        open(path, "w").close()
+        os.utime(path, (aged, aged))
+        emptied = harness.run([harness.CREDD, "--config", site.config, "--once"])
+        self.assertIn("event=audit.anchor_failed", emptied.stdout + emptied.stderr)
+        self.assertIn("holds no anchor line", emptied.stdout + emptied.stderr)
+        self.assertEqual(self.anchor_lines(path), [])
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+
         # The history cut after the anchor: verify, told nothing, names the anchored event.
         anchored = int(self.anchor_lines(path)[-1].split(" seq=")[1].split()[0])
         site.sql("ALTER TABLE audit_events DISABLE TRIGGER USER; "
