@@ -173,12 +173,22 @@ TEST(AuditAnchorTest, TheLastGoodLineIsTheAnchor) {
   EXPECT_FALSE(LastAnchor("").has_value());
 }
 
-TEST(AuditAnchorTest, TheAnchorsFileIsAppendedAndItsLastLineRead) {
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("credd-anchors-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / "audit-anchors").string();
+// A fresh folder per test for an anchors file, removed afterwards.
+class AnchorsFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "credd-anchors-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir = pattern;
+    path = (dir / "audit-anchors").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+  std::filesystem::path dir;
+  std::string path;
+};
+
+TEST_F(AnchorsFileTest, TheAnchorsFileIsAppendedAndItsLastLineRead) {
   Result<std::optional<AuditAnchor>> none = ReadAnchorsFile(path);
   ASSERT_TRUE(none.ok()) << none.error().ToString();
   EXPECT_FALSE(none->has_value()) << "no file yet: none taken";
@@ -211,15 +221,9 @@ TEST(AuditAnchorTest, TheAnchorsFileIsAppendedAndItsLastLineRead) {
   ASSERT_FALSE(appended.ok());
   EXPECT_EQ(appended.error().code, ErrorCode::kIo);
   EXPECT_EQ(appended.error().where, folder);
-  std::filesystem::remove_all(dir);
 }
 
-TEST(AuditAnchorTest, ALineTornByAFailedWriteIsEndedBeforeTheNext) {
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("credd-torn-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / "audit-anchors").string();
+TEST_F(AnchorsFileTest, ALineTornByAFailedWriteIsEndedBeforeTheNext) {
   {
     std::ofstream torn(path, std::ios::binary);
     torn << "credd-audit-anchor at=2026-12-01T00:00:00Z seq=1";  // No end of line.
@@ -229,7 +233,6 @@ TEST(AuditAnchorTest, ALineTornByAFailedWriteIsEndedBeforeTheNext) {
   Result<std::optional<AuditAnchor>> last = ReadAnchorsFile(path);
   ASSERT_TRUE(last.ok() && last->has_value()) << "the new line stands alone";
   EXPECT_EQ((*last)->seq, 40);
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
