@@ -1,5 +1,6 @@
 #include "daemon/pipeline/report.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
@@ -34,6 +35,24 @@ std::string DumpJson(const nlohmann::json& j) {
 }
 
 constexpr size_t kNameMax = 255;
+constexpr std::string_view kTempPrefix = ".credd-";
+constexpr std::string_view kTempSuffix = ".tmp";
+constexpr size_t kTempRandomBytes = 8;
+
+std::string TempName() {
+  unsigned char random[kTempRandomBytes];
+  if (RAND_bytes(random, sizeof random) != 1) return "";
+  return std::string(kTempPrefix) + HexLower(random, sizeof random) + std::string(kTempSuffix);
+}
+
+bool IsTempName(std::string_view name) {
+  if (name.size() != kTempPrefix.size() + 2 * kTempRandomBytes + kTempSuffix.size()) return false;
+  if (!name.starts_with(kTempPrefix) || !name.ends_with(kTempSuffix)) return false;
+  for (char c : name.substr(kTempPrefix.size(), 2 * kTempRandomBytes)) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
 constexpr std::string_view kLongestSuffix = ".report.json";
 
 // Writes `content` to <dir>/<name> through a fresh temporary file and a rename; with
@@ -43,11 +62,10 @@ constexpr std::string_view kLongestSuffix = ".report.json";
 Result<bool> WriteAtomically(int dir_fd, const std::string& dir, const std::string& name,
                              const std::string& content, bool exclusive) {
   const std::string shown = NameAsText(dir + "/" + name);
-  unsigned char random[8];
-  if (RAND_bytes(random, sizeof random) != 1) {
+  const std::string temp = TempName();
+  if (temp.empty()) {
     return MakeError(ErrorCode::kInternal, "no random bytes for a temporary name", shown);
   }
-  const std::string temp = ".credd-" + HexLower(random, sizeof random) + ".tmp";
   UniqueFd fd(
       ::openat(dir_fd, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640));
   if (!fd.valid()) return PosixError(ErrorCode::kIo, "cannot write", errno, shown);
@@ -227,6 +245,36 @@ Status WriteReports(const BatchReport& report, const std::string& dir, const std
   auto written = WriteReports(report, dir, name, false);
   if (!written) return written.error();
   return Status::Ok();
+}
+
+Result<std::vector<std::string>> RemoveStaleReportTemps(const std::string& dir,
+                                                        std::chrono::seconds min_age) {
+  UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd.valid()) return PosixError(ErrorCode::kIo, "cannot open", errno, NameAsText(dir));
+  // fdopendir takes the descriptor it is given; a duplicate keeps dir_fd for the *at calls.
+  UniqueFd listed(::fcntl(dir_fd.get(), F_DUPFD_CLOEXEC, 0));
+  DIR* listing = listed.valid() ? ::fdopendir(listed.get()) : nullptr;
+  if (listing == nullptr) return PosixError(ErrorCode::kIo, "cannot read", errno, NameAsText(dir));
+  (void)listed.Release();  // Now closedir's.
+  const std::time_t before = std::time(nullptr) - static_cast<std::time_t>(min_age.count());
+  std::vector<std::string> candidates;
+  errno = 0;
+  while (const dirent* entry = ::readdir(listing)) {
+    if (IsTempName(entry->d_name)) candidates.emplace_back(entry->d_name);
+  }
+  const int read_error = errno;
+  ::closedir(listing);
+  if (read_error != 0) {
+    return PosixError(ErrorCode::kIo, "cannot read", read_error, NameAsText(dir));
+  }
+  std::vector<std::string> removed;
+  for (const std::string& name : candidates) {
+    struct stat st {};
+    if (::fstatat(dir_fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (!S_ISREG(st.st_mode) || st.st_mtime > before) continue;
+    if (::unlinkat(dir_fd.get(), name.c_str(), 0) == 0) removed.push_back(name);
+  }
+  return removed;
 }
 
 }  // namespace credd

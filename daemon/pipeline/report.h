@@ -1,9 +1,11 @@
 // The report written beside each file in done/ or rejected/: `<file>.report.txt` for
 // registrar staff (their whole view of what happened) and `<file>.report.json` for scripts
 // (DESIGN.md Interfaces: file, sha256, format, status, records, errors).
-// Thread contract: plain values and pure functions, except WriteReports (files).
+// Thread contract: plain values and pure functions, except WriteReports and
+// RemoveStaleReportTemps (files).
 #pragma once
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -60,5 +62,13 @@ std::string ReportBaseName(const std::string& name);
 enum class ReportSlot { kFree, kOurs, kTaken };
 Result<ReportSlot> ReportsAreFor(const std::string& dir, const std::string& name,
                                  const BatchReport& report);
+
+// The temporary files WriteReports leaves in `dir` when its process dies between creating
+// one and renaming it (SIGKILL, a power cut): hidden regular files `.credd-<16 hex>.tmp`.
+// Removes those last changed more than `min_age` ago (a younger one may be another credd's
+// on the same share, being written now) and returns their names. Nothing else is touched.
+// kIo when the folder cannot be read.
+Result<std::vector<std::string>> RemoveStaleReportTemps(const std::string& dir,
+                                                        std::chrono::seconds min_age);
 
 }  // namespace credd

@@ -156,5 +156,47 @@ TEST_F(ReportTest, ShorteningKeepsUtf8Whole) {
   EXPECT_EQ(tag % 2, 0u) << "cut inside a character";
 }
 
+// What a process killed between creating a report's temporary file and renaming it leaves:
+// the sweep removes such files once they are old enough, and nothing else.
+TEST_F(ReportTest, SweepRemovesOnlyOldTemporaryFilesOfItsOwnNaming) {
+  auto make = [&](const std::string& name, std::chrono::seconds age) {
+    std::ofstream(dir_ / name) << "half a report";
+    const auto when = fs::file_time_type::clock::now() - age;
+    fs::last_write_time(dir_ / name, when);
+  };
+  const std::string stale = ".credd-0123456789abcdef.tmp";
+  const std::string fresh = ".credd-fedcba9876543210.tmp";
+  make(stale, std::chrono::hours(2));
+  make(fresh, std::chrono::seconds(5));
+  make(".credd-notours.tmp", std::chrono::hours(2));           // Not our naming.
+  make(".credd-0123456789ABCDEF.tmp", std::chrono::hours(2));  // Ours is lower case.
+  make("grads.csv", std::chrono::hours(2));
+  make("grads.csv.report.json", std::chrono::hours(2));
+  fs::create_directory(dir_ / ".credd-aaaaaaaaaaaaaaaa.tmp");  // A folder is never removed.
+  fs::last_write_time(dir_ / ".credd-aaaaaaaaaaaaaaaa.tmp",
+                      fs::file_time_type::clock::now() - std::chrono::hours(2));
+
+  auto removed = RemoveStaleReportTemps(dir_.string(), std::chrono::minutes(10));
+  ASSERT_TRUE(removed.ok()) << removed.error().ToString();
+  EXPECT_EQ(*removed, std::vector<std::string>{stale});
+  EXPECT_FALSE(fs::exists(dir_ / stale));
+  for (const char* kept :
+       {".credd-fedcba9876543210.tmp", ".credd-notours.tmp", ".credd-0123456789ABCDEF.tmp",
+        "grads.csv", "grads.csv.report.json", ".credd-aaaaaaaaaaaaaaaa.tmp"}) {
+    EXPECT_TRUE(fs::exists(dir_ / kept)) << kept;
+  }
+  // The fresh one goes once it is old enough by the age asked for.
+  auto again = RemoveStaleReportTemps(dir_.string(), std::chrono::seconds(0));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, std::vector<std::string>{fresh});
+}
+
+TEST_F(ReportTest, SweepOfAMissingFolderNamesIt) {
+  auto removed = RemoveStaleReportTemps((dir_ / "gone").string(), std::chrono::minutes(10));
+  ASSERT_FALSE(removed.ok());
+  EXPECT_EQ(removed.error().code, ErrorCode::kIo);
+  EXPECT_NE(removed.error().where.find("gone"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace credd

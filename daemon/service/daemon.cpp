@@ -4,6 +4,7 @@
 #include <csignal>
 
 #include "common/file_name.h"
+#include "daemon/pipeline/report.h"
 #include "daemon/store/conditions.h"
 #include "daemon/store/document_store.h"
 #include "daemon/store/institutions.h"
@@ -43,6 +44,7 @@ Daemon::Daemon(boost::asio::io_context& io, Config config, ConfigLoader loader,
       health_timer_(io),
       watchdog_timer_(io),
       anchor_timer_(io),
+      sweep_timer_(io),
       anchors_(database, log, SystemClock()),
       intake_(database, log,
               MakeProcessOptions(options.chunk_size, &stop_, &worker_heartbeat_, options.metrics)),
@@ -302,6 +304,7 @@ int Daemon::RunOnce() {
                {{"where", mailer.error().where}, {"error", mailer.error().message}});
     return mailer.error().ExitCode();
   }
+  SweepReportTemps();
   for (const InstitutionConfig& institution : config_.institutions) {
     Status s = intake_.ResumeProcessing(config_, institution);
     if (s) s = intake_.TakeAllIncoming(config_, institution);
@@ -388,6 +391,8 @@ int Daemon::Run() {
   }
   (void)watcher_.Start(std::chrono::seconds(config_.rescan_seconds),
                        std::chrono::seconds(config_.settle_seconds));
+  log_.Info("watch.started", {{"folders", std::to_string(config_.institutions.size())},
+                              {"rescan_seconds", std::to_string(config_.rescan_seconds)}});
 
   signals_.async_wait([this](const boost::system::error_code& ec, int signal_number) {
     if (!ec) HandleSignal(signal_number);
@@ -395,6 +400,7 @@ int Daemon::Run() {
   ScheduleHealthCheck();
   ScheduleWatchdog();
   ScheduleAnchor(std::chrono::seconds(0));
+  ScheduleSweep(std::chrono::seconds(0));
   notifier_.Ready(StatusLine());
   io_.run();
   StopWorker();
@@ -422,6 +428,7 @@ void Daemon::Stop(const std::string& reason) {
   health_timer_.cancel();
   watchdog_timer_.cancel();
   anchor_timer_.cancel();
+  sweep_timer_.cancel();
   watcher_.Stop();
   stop_ = true;
   // Stages finish the record in hand through their own completion handlers; stopping the
@@ -529,6 +536,34 @@ void Daemon::ScheduleAnchor(std::chrono::seconds after) {
   anchor_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     ScheduleAnchor(anchors_.TakeIfDue(config_.audit));
+  });
+}
+
+void Daemon::SweepReportTemps() {
+  for (const InstitutionConfig& institution : config_.institutions) {
+    for (const char* state : {"done", "rejected"}) {
+      const std::string dir = config_.DropDirFor(institution) + "/" + state;
+      auto removed = RemoveStaleReportTemps(dir, options_.temp_min_age);
+      if (!removed) {
+        log_.Warn("intake.sweep_failed",
+                  {{"institution", institution.id}, {"error", removed.error().ToString()}});
+        continue;
+      }
+      for (const std::string& name : *removed) {
+        log_.Info("intake.temp_removed", {{"institution", institution.id},
+                                          {"file", std::string(state) + "/" + name},
+                                          {"reason", "left by a process that stopped mid-write"}});
+      }
+    }
+  }
+}
+
+void Daemon::ScheduleSweep(std::chrono::seconds after) {
+  sweep_timer_.expires_after(after);
+  sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    SweepReportTemps();
+    ScheduleSweep(options_.sweep_interval);
   });
 }
 

@@ -45,6 +45,10 @@ class Daemon {
     // How often instead while work waits for the database to come back (an outage, a
     // restart, a failover to a replica): these are over in seconds.
     std::chrono::seconds resume_interval{3};
+    // How often done/ and rejected/ are swept for a killed writer's temporary files, and
+    // how old one must be (a younger one may be another process's, being written).
+    std::chrono::seconds sweep_interval{3600};
+    std::chrono::seconds temp_min_age{600};
     int chunk_size = 500;  // Records per transaction.
     // The watchdog stops being fed when the worker or the mail thread has been busy this
     // long without progress (a record, a document, an email), so systemd restarts credd.
@@ -105,6 +109,10 @@ class Daemon {
   void NeedResume();
   // The audit anchor, taken when due (AnchorKeeper), then again when the next is due.
   void ScheduleAnchor(std::chrono::seconds after);
+  // Removes the report temporaries a killed process left in done/ and rejected/ (main
+  // thread and RunOnce), at start and every sweep_interval, and logs each.
+  void SweepReportTemps();
+  void ScheduleSweep(std::chrono::seconds after);
   void ScheduleWatchdog();
   void Stop(const std::string& reason);
   std::string StatusLine() const;
@@ -149,6 +157,7 @@ class Daemon {
   boost::asio::steady_timer health_timer_;
   boost::asio::steady_timer watchdog_timer_;
   boost::asio::steady_timer anchor_timer_;
+  boost::asio::steady_timer sweep_timer_;
   AnchorKeeper anchors_;  // Main thread only (and RunOnce).
   // The worker: imports files one at a time with its own io_context.
   boost::asio::io_context worker_io_;

@@ -45,6 +45,31 @@ class DaemonTest(harness.TestCase):
             self.assertTrue(os.path.isdir(os.path.join(self.drop_root, "test-college", sub)))
         self.assertEqual(harness.psql(self.conninfo, "SELECT id FROM institutions"), "test-college")
 
+    def test_start_removes_what_a_killed_report_writer_left(self):
+        # A SIGKILL between a report's temporary file and its rename leaves a hidden
+        # .credd-<hex>.tmp in done/ or rejected/; credd removes old ones at start (and hourly),
+        # and keeps young ones (another credd on the share may be writing it) and every
+        # other file.
+        self.migrate()
+        self.assertEqual(run([harness.CREDD, "--config", self.config, "--once"]).returncode, EX_OK)
+        college = os.path.join(self.drop_root, "test-college")
+        old = os.path.getmtime(college) - 7200
+        planted = {"done/.credd-0123456789abcdef.tmp": old, "rejected/.credd-00000000deadbeef.tmp": old,
+                   "done/.credd-fedcba9876543210.tmp": None, "done/.credd-staff.tmp": old,
+                   "done/grads.csv": old}
+        for name, mtime in planted.items():
+            with open(os.path.join(college, name), "w") as f:
+                f.write("half a report")
+            if mtime:
+                os.utime(os.path.join(college, name), (mtime, mtime))
+        result = run([harness.CREDD, "--config", self.config, "--once"])
+        self.assertEqual(result.returncode, EX_OK, result.stderr)
+        removed = sorted(line.split(" file=")[1].split()[0] for line in result.stderr.splitlines()
+                         if "event=intake.temp_removed" in line)
+        self.assertEqual(removed, ["done/.credd-0123456789abcdef.tmp", "rejected/.credd-00000000deadbeef.tmp"])
+        left = sorted(f"{state}/{n}" for state in ("done", "rejected") for n in os.listdir(os.path.join(college, state)))
+        self.assertEqual(left, ["done/.credd-fedcba9876543210.tmp", "done/.credd-staff.tmp", "done/grads.csv"])
+
     def test_refuses_newer_schema(self):
         self.migrate()
         harness.psql(self.conninfo, "INSERT INTO schema_migrations (version, name, sha256) "

@@ -395,7 +395,13 @@ def kill9(sc, f):
         sc.failures.append(f"only {sc.faults} of {f['kills']} kills landed before the work was done")
     wait_complete(sc, 900)
     in_done = os.listdir(sc.folder("done"))
-    if sorted(in_done) != ["big.csv", "big.csv.report.json", "big.csv.report.txt"]:
+    # A kill between a report's temporary file and its rename leaves a hidden
+    # .credd-<16 hex>.tmp; credd sweeps those once 10 minutes old (test_daemon shows it), so
+    # one may still be here, and it is only noted.
+    temps = [n for n in in_done if re.fullmatch(r"\.credd-[0-9a-f]{16}\.tmp", n)]
+    if temps:
+        sc.notes.append(f"a killed report writer's temporary files, left for credd's sweep: {temps}")
+    if sorted(set(in_done) - set(temps)) != ["big.csv", "big.csv.report.json", "big.csv.report.txt"]:
         sc.failures.append(f"done/ holds {sorted(in_done)}")
     invitations = sc.sql_int("SELECT count(*) FROM invitations")
     if invitations != len(sc.students):
@@ -606,9 +612,11 @@ def two_daemons(sc, f):
                  mail_rate_limits=f"  rate_limits:\n    - messages: {limit_n}\n      seconds: {limit_s}\n")
     second = sc.site.config.replace(".yaml", "-2.yaml")
     harness.copy_config(sc.site.config, second)
-    a, b = sc.start(), sc.start(second)
-    for k in range(f["two_files"]):
-        sc.drop(f"file{k}.csv", sc.content(1 + k * 10000, f["two_records"]))
+    # The first daemon starts alone, so it is the one holding mail leases when it is
+    # stopped; with both started at once the second could send everything first (it did).
+    # The other files are dropped once both run, and they race for them.
+    a = sc.start()
+    sc.drop("file0.csv", sc.content(1, f["two_records"]))
     owner_a = f"%:{a.process.pid}"
     held = ""
     # Stop the first daemon while it holds leases. It may finish its chunk between the look
@@ -623,6 +631,7 @@ def two_daemons(sc, f):
         if not held:
             a.signal(signal.SIGCONT)
     sc.faults += 1
+    b = sc.start(second)
     if f["real_lease_wait"]:
         harness.wait_for(lambda: sc.sql_int(f"SELECT count(*) FROM mail_outbox WHERE id IN ({held}) "
                                             "AND lease_until > now()") == 0, 420, interval=1,
@@ -636,6 +645,8 @@ def two_daemons(sc, f):
                      sc.sql_int(f"SELECT count(*) FROM mail_outbox WHERE id IN ({held}) AND status = 'sent'"), 120,
                      what="the other daemon to take over the expired leases")
     a.signal(signal.SIGCONT)
+    for k in range(1, f["two_files"]):
+        sc.drop(f"file{k}.csv", sc.content(1 + k * 10000, f["two_records"]))
     wait_complete(sc, 900)
     late = [line for line in a.log().splitlines() if "lease_lost" in line or "late=true" in line]
     sc.notes.append(f"stopped daemon held outbox rows {held}; its late completions logged: {len(late)}")
@@ -698,6 +709,9 @@ def inotify_overflow(sc, f):
         fh.write("16")
     try:
         daemon = sc.start()
+        # daemon.ready comes before the watches: the limit must hold until they exist (CI
+        # once restored it first, and the queue never overflowed).
+        daemon.wait_log("event=watch.started", timeout=120)
     finally:
         restore()
     incoming = sc.folder("incoming")
