@@ -1,9 +1,7 @@
-#include <dirent.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -11,6 +9,7 @@
 
 #include "common/exit_codes.h"
 #include "common/file_name.h"
+#include "common/folder.h"
 #include "common/sha256.h"
 #include "credctl/commands.h"
 #include "daemon/config/config.h"
@@ -35,17 +34,10 @@ int Fail(const Error& error, std::ostream& err) {
 // A folder (pdf-manifest) has no single content hash: it is the hash of its sorted entries'
 // names and content hashes, so the same PDFs and manifest give the same batch identity.
 Result<std::string> Sha256OfFolder(const std::string& path) {
-  DIR* dir = ::opendir(path.c_str());
-  if (dir == nullptr) return MakeError(ErrorCode::kNoInput, "cannot list the folder", path);
-  std::vector<std::string> names;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());
+  auto names = ListFolder(path);
+  if (!names) return MakeError(ErrorCode::kNoInput, "cannot list the folder", path);
   std::string listing;
-  for (const std::string& name : names) {
+  for (const std::string& name : *names) {
     struct stat st {};
     std::string entry_path = path + "/" + name;
     if (::lstat(entry_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;

@@ -1,6 +1,5 @@
 #include "daemon/pipeline/file_intake.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -8,24 +7,12 @@
 #include <vector>
 
 #include "common/file_name.h"
+#include "common/folder.h"
 #include "daemon/store/conditions.h"
 #include "importers/importer.h"
 
 namespace credd {
 namespace {
-
-Result<std::vector<std::string>> ListNames(const std::string& folder) {
-  DIR* dir = ::opendir(folder.c_str());
-  if (dir == nullptr) return PosixError(ErrorCode::kIo, "cannot list the folder", errno, folder);
-  std::vector<std::string> names;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());  // Oldest-named first is as good an order as any.
-  return names;
-}
 
 std::string ReadyCheckName(ReadyCheck check) {
   return check == ReadyCheck::kSettleTime ? "settle_time" : "lease";
@@ -109,7 +96,7 @@ Status FileIntake::Refuse(const std::string& dir, const InstitutionConfig& insti
 
 Status FileIntake::ResumeProcessing(const Config& config, const InstitutionConfig& institution) {
   const std::string dir = config.DropDirFor(institution);
-  auto names = ListNames(dir + "/processing");
+  auto names = ListFolder(dir + "/processing");
   if (!names) return names.error();
   std::optional<Error> unfinished;  // The first file left in processing/, if any.
   for (const std::string& name : *names) {
@@ -141,7 +128,7 @@ Status FileIntake::ResumeProcessing(const Config& config, const InstitutionConfi
 }
 
 Status FileIntake::TakeAllIncoming(const Config& config, const InstitutionConfig& institution) {
-  auto names = ListNames(config.DropDirFor(institution) + "/incoming");
+  auto names = ListFolder(config.DropDirFor(institution) + "/incoming");
   if (!names) return names.error();
   for (const std::string& name : *names) {
     if (IsIgnoredName(name)) continue;

@@ -1,6 +1,5 @@
 #include "daemon/pipeline/report.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
@@ -12,6 +11,7 @@
 #include <ctime>
 
 #include "common/file_name.h"
+#include "common/folder.h"
 #include "common/hex.h"
 #include "common/log.h"
 #include "common/sha256.h"
@@ -249,30 +249,17 @@ Status WriteReports(const BatchReport& report, const std::string& dir, const std
 
 Result<std::vector<std::string>> RemoveStaleReportTemps(const std::string& dir,
                                                         std::chrono::seconds min_age) {
-  UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir_fd.valid()) return PosixError(ErrorCode::kIo, "cannot open", errno, NameAsText(dir));
-  // fdopendir takes the descriptor it is given; a duplicate keeps dir_fd for the *at calls.
-  UniqueFd listed(::fcntl(dir_fd.get(), F_DUPFD_CLOEXEC, 0));
-  DIR* listing = listed.valid() ? ::fdopendir(listed.get()) : nullptr;
-  if (listing == nullptr) return PosixError(ErrorCode::kIo, "cannot read", errno, NameAsText(dir));
-  (void)listed.Release();  // Now closedir's.
+  auto names = ListFolder(dir);
+  if (!names) return names.error();
   const std::time_t before = std::time(nullptr) - static_cast<std::time_t>(min_age.count());
-  std::vector<std::string> candidates;
-  errno = 0;
-  while (const dirent* entry = ::readdir(listing)) {
-    if (IsTempName(entry->d_name)) candidates.emplace_back(entry->d_name);
-  }
-  const int read_error = errno;
-  ::closedir(listing);
-  if (read_error != 0) {
-    return PosixError(ErrorCode::kIo, "cannot read", read_error, NameAsText(dir));
-  }
   std::vector<std::string> removed;
-  for (const std::string& name : candidates) {
+  for (const std::string& name : *names) {
+    if (!IsTempName(name)) continue;
+    const std::string path = dir + "/" + name;
     struct stat st {};
-    if (::fstatat(dir_fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (::lstat(path.c_str(), &st) != 0) continue;
     if (!S_ISREG(st.st_mode) || st.st_mtime > before) continue;
-    if (::unlinkat(dir_fd.get(), name.c_str(), 0) == 0) removed.push_back(name);
+    if (::unlink(path.c_str()) == 0) removed.push_back(name);
   }
   return removed;
 }
