@@ -13,6 +13,9 @@ Options:
   --drop-after-data N    close the connection after the N-th message's final dot, unanswered
   --close-after-data N   answer the N-th message, then close the connection (as a relay
                          does with idle connections)
+  --hold-data N FILE     record the N-th message once its final dot arrives, create FILE.held,
+                         and answer it only once FILE exists (a relay slow to answer, so a
+                         test can catch the client mid-send, holding its lease)
   --starttls CERT KEY    offer STARTTLS with this certificate (PEM) and key
   --implicit-tls CERT KEY  TLS from the first byte (like port 465)
   --auth USER:PASS       require AUTH (PLAIN or LOGIN) with these credentials
@@ -26,6 +29,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import ssl
 import sys
 import time
@@ -67,6 +71,7 @@ class ScriptedHandler:
         self.rcpt_script = list(args.rcpt_script)
         self.drop_after_data = args.drop_after_data
         self.close_after_data = args.close_after_data
+        self.hold_at, self.hold_file = (int(args.hold_data[0]), args.hold_data[1]) if args.hold_data else (0, None)
         self.out_path = args.out
         self.messages = 0
         self.sessions = 0
@@ -122,6 +127,10 @@ class ScriptedHandler:
             entry = self.data_script.pop(0) if self.data_script else (250, None)
             code = entry[0]
             self.record(server, session, envelope, code, False)
+            if self.hold_at and self.messages == self.hold_at:
+                open(self.hold_file + ".held", "w").close()
+                while not os.path.exists(self.hold_file):  # Other connections go on meanwhile.
+                    await asyncio.sleep(0.01)
             if self.close_after_data and self.messages == self.close_after_data:
                 # Runs after aiosmtpd has pushed the reply below, so the client gets it.
                 asyncio.get_running_loop().call_soon(server.transport.close)
@@ -176,6 +185,7 @@ def main():
     parser.add_argument("--rcpt-script", type=parse_script, default=[])
     parser.add_argument("--drop-after-data", type=int, default=0)
     parser.add_argument("--close-after-data", type=int, default=0)
+    parser.add_argument("--hold-data", nargs=2, metavar=("N", "FILE"))
     parser.add_argument("--starttls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--implicit-tls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--auth", metavar="USER:PASS")
