@@ -650,13 +650,14 @@ def two_daemons(sc, f):
     wait_complete(sc, 900)
     late = [line for line in a.log().splitlines() if "lease_lost" in line or "late=true" in line]
     sc.notes.append(f"stopped daemon held outbox rows {held}; its late completions logged: {len(late)}")
-    times = sorted(r["time"] for r in sc.received())
+    received = sc.received()
+    times = sorted(r["time"] for r in received)
     worst = max((sum(1 for t in times if s <= t < s + limit_s - 0.2) for s in times), default=0)
     # A worker frozen mid-send may finish that send when it wakes, after another took the
     # row over and sent it too (RFC 5321 cannot prevent it; credd logs it, and the generic
     # count checks that every such email was logged). Those second copies of one Message-ID
     # are the only excess the limit may show.
-    ids = [parse(r)["Message-ID"] for r in sc.received()]
+    ids = [parse(r)["Message-ID"] for r in received]
     again = len(ids) - len(set(ids))
     sc.notes.append(f"most emails in any {limit_s}-s window: {worst} (limit {limit_n}, "
                     f"emails sent twice {again})")
